@@ -1,0 +1,23 @@
+"""Entry point for both ways `infra/` runs.
+
+- Pulumi's Python language host runs this directory as a program (`main: infra/`):
+  `runpy.run_path("infra/", run_name="__main__")`, so `__package__` is empty and the directory
+  itself, not the repository, is on `sys.path`. Then this file declares the warehouse.
+- `python -m infra ...` runs it as the package's main module (`__package__ == "infra"`). Then this
+  file is the command-line interface.
+"""
+
+import sys
+from pathlib import Path
+
+if __package__:
+    from infra.cli import main as cli_main
+
+    sys.exit(cli_main())
+else:
+    _root = str(Path(__file__).resolve().parent.parent)
+    if _root not in sys.path:
+        sys.path.insert(0, _root)
+    from infra.program import main as program_main
+
+    program_main()

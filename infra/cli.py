@@ -1,0 +1,118 @@
+"""The command-line interface: `python -m infra <command>` (installed as `warehouse`).
+
+Commands work offline: no credentials, no Pulumi CLI, no network.
+- `check [--stack S]`: validate every declaration against one stack (or every stack).
+- `plan --stack S [--json FILE] [--diff OLD.json]`: run the Pulumi program under the mock runtime
+  exactly as the language host would, and show what it declares.
+
+Exit codes: 0 fine, 1 problems in the declarations (one line each on stderr), 2 wrong usage.
+Bad input never produces a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .problems import ProblemsError
+from .warehouse import load_for_stack, repository_root
+
+
+def _stacks(root: Path) -> list[str]:
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def _report(problems_text: str, count: int) -> None:
+    click.echo(problems_text, err=True)
+    click.echo(f"{count} problem(s) found.", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Project root (default: the checkout this package is in).")
+@click.pass_context
+def main_group(ctx: click.Context, root: Path | None) -> None:
+    """Warehouse as code: check and plan the BigQuery warehouse offline."""
+    ctx.obj = (root or repository_root()).resolve()
+
+
+@main_group.command()
+@click.option("--stack", "stacks", multiple=True, help="Stack to check against (default: every Pulumi.<stack>.yaml).")
+@click.pass_obj
+def check(root: Path, stacks: tuple[str, ...]) -> None:
+    """Validate every declaration; exit 1 with one line per problem."""
+    failed = 0
+    seen: set[str] = set()
+    for stack in stacks or _stacks(root):
+        try:
+            warehouse = load_for_stack(root, stack)
+        except ProblemsError as exc:
+            new = [str(p) for p in exc.problems if str(p) not in seen]
+            seen.update(new)
+            if new:
+                click.echo("\n".join(new), err=True)
+            failed += len(new)
+            continue
+        click.echo(f"{stack}: OK ({len(warehouse.datasets)} datasets, {len(warehouse.sources)} raw sources, "
+                   f"{len(warehouse.roles)} roles)")
+    if failed:
+        click.echo(f"{failed} problem(s) found.", err=True)
+        sys.exit(1)
+
+
+@main_group.command()
+@click.option("--stack", required=True, help="Stack to plan (its Pulumi.<stack>.yaml).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write every resource as JSON to this file ('-' for stdout).")
+@click.option("--diff", "diff_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Compare with an earlier plan JSON and show what changes.")
+@click.option("--quiet", is_flag=True, help="Print only the counts (and the diff).")
+@click.pass_obj
+def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None, quiet: bool) -> None:
+    """Run the program under Pulumi's mock runtime and show the resources it declares."""
+    from .plan.diff import diff_plans, render_diff
+    from .plan.render import render_counts, render_tree
+    from .plan.runtime import ProgramError, run_program
+
+    try:
+        load_for_stack(root, stack)  # the stack file with line numbers, before any runtime
+        result = run_program(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
+    except ProgramError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    document = result.as_json()
+    if diff_path is not None:
+        try:
+            old = json.loads(diff_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            click.echo(f"{diff_path}: not a plan JSON file ({exc}); fix: pass a file written by `plan --json`",
+                       err=True)
+            sys.exit(1)
+    if json_path is not None:
+        text = json.dumps(document, indent=2, sort_keys=True) + "\n"
+        if str(json_path) == "-":
+            click.echo(text, nl=False)
+        else:
+            json_path.write_text(text, encoding="utf-8")
+    out = click.echo if str(json_path) != "-" else (lambda s: click.echo(s, err=True))
+    if not quiet:
+        out(render_tree(result))
+        out("")
+    out(render_counts(result))
+    if diff_path is not None:
+        out("")
+        out(render_diff(diff_plans(old, document)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        main_group.main(args=argv, prog_name="warehouse", standalone_mode=True)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0

@@ -1,0 +1,174 @@
+"""Dataset declarations: `datasets/<name>.yaml` (managed) and `datasets/sources/<name>.yaml` (raw).
+
+A managed dataset is one this project creates and owns: its id is the stack's dataset prefix plus
+the file name (`mart.yaml` -> `production_mart` in prod), its ACL is computed from `roles/`
+(see `access.py`), and it is protected in protected stacks. Each has a layer (staging, mart, ml,
+reporting, sync, backup), which is how roles and later rules select datasets.
+
+A raw source is a dataset a loader owns (Fivetran, Stitch, the Amplitude and Firestore exports,
+Apollo). It is declared read-only: never created or changed by Pulumi, but known by id so that
+lineage, local fixtures and cost checks can refer to it.
+
+Deliberately not here: stack-specific values (ids with their prefix, members); `warehouse.py`
+combines these specs with a `StackConfig`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from .problems import Problems
+from .schema import Field, read_mapping
+from .yamlfile import load_file
+
+LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
+SYNC_TOOLS = ("airflow", "census", "customer_io")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
+_DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+RESERVED_LABELS = ("environment", "layer", "managed-by")
+
+DATASET_FIELDS = (
+    Field("description", str, required=True, example="'Datamarts: tables grouped by folder.'"),
+    Field("layer", str, required=True, choices=LAYERS, example="mart"),
+    Field("folders", list, default=[], item=str, example="[core, revenue]"),
+    Field("sync_tool", str, choices=SYNC_TOOLS, example="census"),
+    Field("labels", dict, default={}, example="{team: data}"),
+    Field("time_travel_days", int, default=7, choices=(2, 3, 4, 5, 6, 7), example="7"),
+    Field("default_table_expiration_days", int, example="400"),
+    Field("location", str, example="EU"),
+    Field("friendly_name", str, example="'Production marts'"),
+)
+
+SOURCE_FIELDS = (
+    Field("description", str, required=True, example="'Hubspot CRM, loaded by Fivetran.'"),
+    Field("loader", str, required=True, example="fivetran"),
+    Field("dataset_id", str, required=True, example="fivetran_hubspot"),
+    Field("tables", dict, default={}, example="{contact: {...}}"),
+)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str  # the file name without .yaml; the stable logical name
+    file: str
+    description: str
+    layer: str
+    folders: tuple[str, ...]
+    sync_tool: str | None
+    labels: Mapping[str, str]
+    time_travel_days: int
+    default_table_expiration_days: int | None
+    location: str | None
+    friendly_name: str | None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    file: str
+    description: str
+    loader: str
+    dataset_id: str
+    tables: Mapping[str, Mapping]
+
+
+def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
+    datasets = tuple(d for d in (_load_dataset(root, p, problems) for p in _yaml_files(root / "datasets", root, problems)) if d)
+    sources = tuple(s for s in (_load_source(root, p, problems)
+                                for p in _yaml_files(root / "datasets" / "sources", root, problems)) if s)
+    return datasets, sources
+
+
+def _yaml_files(folder: Path, root: Path, problems: Problems) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    for p in files:
+        if p.suffix == ".yml":
+            problems.add(_rel(p, root), None, "", "declaration files end in .yaml", f"rename it to {p.stem}.yaml")
+    return [p for p in files if p.suffix == ".yaml"]
+
+
+def _rel(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def check_name(name: str, file: str, problems: Problems, what: str) -> bool:
+    if _NAME.match(name):
+        return True
+    problems.add(file, None, "", f"{what} name {name!r} (from the file name) is not valid",
+                 "rename the file to lower-case letters, digits and underscores, starting with a letter")
+    return False
+
+
+def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | None:
+    file = _rel(path, root)
+    doc = load_file(path, file, problems)
+    if doc is None or not check_name(path.stem, file, problems, "dataset"):
+        return None
+    before = len(problems)
+    v = read_mapping(doc, (), doc.data, DATASET_FIELDS, problems, "a dataset")
+    if v is None:
+        return None
+    if v.get("layer") == "sync" and not v.get("sync_tool"):
+        problems.add(file, doc.line(("layer",)), "sync_tool", "a sync dataset must name the tool that reads it",
+                     f"add `sync_tool:` (one of {', '.join(SYNC_TOOLS)})")
+    if v.get("sync_tool") and v.get("layer") not in (None, "sync"):
+        problems.add(file, doc.line(("sync_tool",)), "sync_tool", "only sync datasets name a sync tool",
+                     "remove `sync_tool:` or set `layer: sync`")
+    if v.get("folders") and v.get("layer") not in ("mart", "ml"):
+        problems.add(file, doc.line(("folders",)), "folders", "only mart and ml datasets group tables by folder",
+                     "remove `folders:`")
+    for i, folder in enumerate(v.get("folders") or []):
+        if not _NAME.match(folder):
+            problems.add(file, doc.line(("folders", i)), f"folders[{i}]", f"folder {folder!r} is not a valid name",
+                         "use lower-case letters, digits and underscores")
+    labels = v.get("labels") or {}
+    for key, value in labels.items():
+        line = doc.line(("labels", key))
+        if key in RESERVED_LABELS:
+            problems.add(file, line, f"labels.{key}", "this label is set by the program",
+                         f"remove it; {', '.join(RESERVED_LABELS)} are always set")
+        elif not _LABEL.match(key):
+            problems.add(file, line, f"labels.{key}", "label keys are lower-case letters, digits, _ and -",
+                         "rename the label")
+        elif not isinstance(value, str) or not _LABEL_VALUE.match(value):
+            problems.add(file, line, f"labels.{key}", f"label value {value!r} is not valid",
+                         "use up to 63 lower-case letters, digits, _ and - (quote it)")
+    expiration = v.get("default_table_expiration_days")
+    if expiration is not None and not 1 <= expiration <= 3650:
+        problems.add(file, doc.line(("default_table_expiration_days",)), "default_table_expiration_days",
+                     f"{expiration} days is out of range", "use 1 to 3650 days, or remove the key")
+    if v.get("location") is not None and not re.match(r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$", v["location"]):
+        problems.add(file, doc.line(("location",)), "location", f"{v['location']!r} is not a BigQuery location",
+                     "use US, EU or a region such as europe-west1")
+    if len(problems) > before:
+        return None
+    return DatasetSpec(
+        name=path.stem, file=file, description=v["description"].strip(), layer=v["layer"],
+        folders=tuple(v["folders"]), sync_tool=v["sync_tool"], labels=MappingProxyType(dict(labels)),
+        time_travel_days=v["time_travel_days"], default_table_expiration_days=expiration,
+        location=v["location"], friendly_name=v["friendly_name"],
+    )
+
+
+def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | None:
+    file = _rel(path, root)
+    doc = load_file(path, file, problems)
+    if doc is None or not check_name(path.stem, file, problems, "source"):
+        return None
+    v = read_mapping(doc, (), doc.data, SOURCE_FIELDS, problems, "a raw source")
+    if v is None or "dataset_id" not in v or "description" not in v or "loader" not in v:
+        return None
+    if not _DATASET_ID.match(v["dataset_id"]):
+        problems.add(file, doc.line(("dataset_id",)), "dataset_id", f"{v['dataset_id']!r} is not a dataset id",
+                     "use letters, digits and underscores")
+        return None
+    return SourceSpec(name=path.stem, file=file, description=v["description"].strip(), loader=v["loader"],
+                      dataset_id=v["dataset_id"], tables=MappingProxyType(dict(v["tables"])))

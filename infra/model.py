@@ -1,0 +1,120 @@
+"""The validated warehouse for one stack: frozen objects the Pulumi program turns into resources.
+
+Built by `warehouse.load_warehouse` from the declaration specs (`datasets.py`, `roles.py`) and a
+`StackConfig`. Everything here is already resolved for the stack: physical dataset ids, members,
+service-account e-mails and each dataset's complete ACL. Nothing downstream reads YAML or
+`pulumi.Config` again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from .datasets import DatasetSpec, SourceSpec
+from .principals import Principal
+from .roles import DATASET_ROLES, RoleSpec
+from .stack_config import StackConfig
+
+
+@dataclass(frozen=True, order=True)
+class AccessEntry:
+    """One entry of a dataset's authoritative ACL."""
+
+    role: str | None  # OWNER / WRITER / READER; None for an authorized dataset
+    principal: Principal | None = None
+    special_group: str | None = None
+    authorized_dataset: tuple[str, str] | None = None  # (project, dataset id) whose views may read
+
+    def as_args(self) -> dict:
+        """Keyword arguments of `gcp.bigquery.DatasetAccessArgs` (nested values as plain dicts)."""
+        if self.authorized_dataset is not None:
+            project, dataset_id = self.authorized_dataset
+            return {"dataset": {"dataset": {"project_id": project, "dataset_id": dataset_id},
+                                "target_types": ["VIEWS"]}}
+        args: dict = {"role": self.role}
+        if self.special_group:
+            args["special_group"] = self.special_group
+        else:
+            args.update(self.principal.acl_entry())
+        return args
+
+    def describe(self) -> str:
+        if self.authorized_dataset:
+            return f"views of {self.authorized_dataset[1]}"
+        return f"{self.role} {self.special_group or self.principal}"
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    role: str  # the role it belongs to
+    account_id: str  # with the stack's prefix
+    display_name: str
+    email: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal("serviceAccount", self.email)
+
+
+@dataclass(frozen=True)
+class Role:
+    spec: RoleSpec
+    members: tuple[Principal, ...]
+    service_account: ServiceAccount | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Dataset:
+    spec: DatasetSpec
+    project: str
+    dataset_id: str
+    location: str
+    labels: Mapping[str, str]
+    accesses: tuple[AccessEntry, ...]
+    # Roles whose created service account appears in the ACL: the dataset must wait for them.
+    service_account_roles: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def layer(self) -> str:
+        return self.spec.layer
+
+    def role_of(self, principal: Principal) -> str | None:
+        roles = [e.role for e in self.accesses if e.principal == principal]
+        return max(roles, key=DATASET_ROLES.index) if roles else None
+
+
+@dataclass(frozen=True)
+class Source:
+    spec: SourceSpec
+    project: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def dataset_id(self) -> str:
+        return self.spec.dataset_id
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    stack: StackConfig
+    datasets: tuple[Dataset, ...]
+    sources: tuple[Source, ...]
+    roles: tuple[Role, ...]
+
+    def dataset(self, name: str) -> Dataset:
+        return next(d for d in self.datasets if d.name == name)
+
+    def role(self, name: str) -> Role:
+        return next(r for r in self.roles if r.name == name)

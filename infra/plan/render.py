@@ -1,0 +1,78 @@
+"""Rendering a plan for people: a tree of components and resources with their key inputs.
+
+Reviewers read this in a pull request, so each line says what matters for that resource type:
+a dataset's id, location and protection followed by its whole ACL; an IAM member's role and
+member; otherwise the first few scalar inputs. A count by type closes the report.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Callable
+
+from .runtime import STACK_TYPE, Plan, Registration
+
+_MAX_SCALARS = 4
+
+
+def _access_line(entry: dict) -> str:
+    if "dataset" in entry:
+        ds = entry["dataset"]["dataset"]
+        return f"authorized views of {ds.get('projectId')}.{ds.get('datasetId')}"
+    for key in ("specialGroup", "groupByEmail", "userByEmail", "domain", "iamMember"):
+        if key in entry:
+            return f"{entry.get('role', '?'):<6} {key}:{entry[key]}"
+    return str(entry)
+
+
+def _dataset(r: Registration) -> tuple[str, list[str]]:
+    i = r.inputs
+    head = f"{i.get('datasetId')} location={i.get('location')} time-travel={i.get('maxTimeTravelHours')}h"
+    return head, [_access_line(a) for a in i.get("accesses", [])]
+
+
+def _iam_member(r: Registration) -> tuple[str, list[str]]:
+    return f"{r.inputs.get('role')} -> {r.inputs.get('member')}", []
+
+
+def _default(r: Registration) -> tuple[str, list[str]]:
+    scalars = [f"{k}={v}" for k, v in r.inputs.items() if isinstance(v, (str, int, float, bool))]
+    return " ".join(scalars[:_MAX_SCALARS]), []
+
+
+DESCRIBERS: dict[str, Callable[[Registration], tuple[str, list[str]]]] = {
+    "gcp:bigquery/dataset:Dataset": _dataset,
+    "gcp:projects/iAMMember:IAMMember": _iam_member,
+}
+
+
+def render_tree(plan: Plan) -> str:
+    children: dict[str, list[Registration]] = defaultdict(list)
+    roots = []
+    for r in plan.resources:
+        (children[r.parent] if r.parent else roots).append(r)
+    lines: list[str] = []
+
+    def walk(r: Registration, prefix: str, last: bool, top: bool) -> None:
+        branch = "" if top else ("└─ " if last else "├─ ")
+        summary, details = ("", []) if r.type == STACK_TYPE else DESCRIBERS.get(r.type, _default)(r)
+        flags = " [protect]" if r.protect else ""
+        lines.append(f"{prefix}{branch}{r.type} {r.name}{flags}  {summary}".rstrip())
+        inner = prefix + ("" if top else ("   " if last else "│  "))
+        kids = sorted(children.get(r.urn, []), key=lambda k: (k.type, k.name))
+        for d in details:
+            lines.append(f"{inner}{'│  ' if kids else '   '}  · {d}")
+        for n, kid in enumerate(kids):
+            walk(kid, inner, n == len(kids) - 1, False)
+
+    for r in roots:
+        walk(r, "", True, True)
+    return "\n".join(lines)
+
+
+def render_counts(plan: Plan) -> str:
+    counts = Counter(r.type for r in plan.resources if r.type != STACK_TYPE)
+    width = max((len(t) for t in counts), default=0)
+    rows = [f"  {t:<{width}}  {n:>5}" for t, n in sorted(counts.items())]
+    rows.append(f"  {'total':<{width}}  {sum(counts.values()):>5}")
+    return "Resources by type:\n" + "\n".join(rows)

@@ -1,0 +1,193 @@
+"""Running the Pulumi program offline, the way Pulumi's Python language host runs it.
+
+The language host (`pulumi-language-python-exec`) sets the stack's config with
+`pulumi.runtime.set_all_config`, configures the runtime with the engine's monitor, and runs
+`runpy.run_path("infra/", run_name="__main__")` inside `pulumi.runtime.run_in_stack`. This module
+does exactly that, with Pulumi's own mock monitor in place of the engine, and records every
+registration as the engine would receive it: URN (built by the engine's rule), type token,
+parent, inputs (camelCase, as serialized by the SDK), dependencies and options. That record is
+the plan: what `pulumi preview` would send to the engine, without credentials or the CLI.
+
+Each run happens in a fresh `contextvars.Context` and event loop, because the SDK keeps its
+settings, config and root stack in context variables; several plans can run in one process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import json
+import logging
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.output import Unknown
+from pulumi.runtime import mocks, rpc, settings
+
+STACK_TYPE = "pulumi:pulumi:Stack"
+UNKNOWN = "(known after apply)"
+_SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    custom: bool
+    inputs: dict
+    dependencies: list[str]
+    protect: bool
+    ignore_changes: list[str]
+    delete_before_replace: bool
+    retain_on_delete: bool
+
+    def as_json(self) -> dict:
+        return {
+            "urn": self.urn, "type": self.type, "name": self.name, "parent": self.parent or None,
+            "custom": self.custom, "inputs": self.inputs, "dependencies": self.dependencies,
+            "protect": self.protect, "ignoreChanges": self.ignore_changes,
+            "deleteBeforeReplace": self.delete_before_replace, "retainOnDelete": self.retain_on_delete,
+        }
+
+
+@dataclass
+class Plan:
+    project: str
+    stack: str
+    resources: list[Registration] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {"project": self.project, "stack": self.stack,
+                "resources": [r.as_json() for r in sorted(self.resources, key=lambda r: r.urn)]}
+
+
+class ProgramError(Exception):
+    """The program stopped with a `pulumi.RunError` (bad input) or another exception."""
+
+
+def project_name(root: Path) -> str:
+    data = yaml.safe_load((root / "Pulumi.yaml").read_text(encoding="utf-8"))
+    return data["name"]
+
+
+def stack_config_strings(root: Path, stack: str) -> dict[str, str]:
+    """The stack file's `config:` as the CLI hands it to the language host: all strings,
+    objects and lists JSON-encoded, booleans `true`/`false`."""
+    data = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")) or {}
+    out = {}
+    for key, value in (data.get("config") or {}).items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (dict, list)):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dry_run: bool = True) -> Plan:
+    """Run `infra/` under the mock runtime and return what it registered."""
+    config = stack_config_strings(root, stack) if config is None else config
+    return contextvars.Context().run(_run, root, stack, config, dry_run)
+
+
+def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
+    project = project_name(root)
+    plan = Plan(project=project, stack=stack)
+    monitor = _RecordingMonitor(_PlanMocks(config.get("gcp:project", "project")), plan)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+    engine_log = logging.getLogger("warehouse.plan.engine")
+    try:
+        pulumi.runtime.set_all_config(dict(config), [])
+        settings.configure(mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=mocks.MockEngine(engine_log),
+            project=project, stack=stack, dry_run=dry_run, organization="organization",
+            root_directory=str(root), parallel=4, callbacks=None,
+        ))
+        program = str(root / "infra")
+        coro = pulumi.runtime.run_in_stack(lambda: runpy.run_path(program, run_name="__main__"))
+        try:
+            loop.run_until_complete(coro)
+        except pulumi.RunError as exc:
+            raise ProgramError(str(exc)) from None
+    finally:
+        loop.close()
+        asyncio.set_event_loop(None)
+    return plan
+
+
+def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """The URN the Pulumi engine gives: the parent's type chain, except the root stack's."""
+    if parent:
+        parent_type = parent.split("::")[2]
+        if parent_type != STACK_TYPE:
+            type_ = f"{parent_type}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
+def _plain(value: Any) -> Any:
+    """Make deserialized inputs JSON-able: unknowns and secrets become readable markers."""
+    if isinstance(value, Unknown):
+        return UNKNOWN
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG) is not None:
+            return "[secret]"
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _RecordingMonitor(mocks.MockMonitor):
+    """Pulumi's mock monitor, with engine URNs, recording each registration into a `Plan`."""
+
+    def __init__(self, resource_mocks: pulumi.runtime.Mocks, plan: Plan):
+        super().__init__(resource_mocks)
+        self.plan = plan
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        return engine_urn(self.plan.stack, self.plan.project, parent, type_, name)
+
+    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        response = super().RegisterResource(request)
+        inputs = {} if request.type == STACK_TYPE else _plain(rpc.deserialize_properties(request.object))
+        self.plan.resources.append(Registration(
+            urn=response.urn, type=request.type, name=request.name, parent=request.parent,
+            custom=bool(request.custom), inputs=inputs, dependencies=sorted(set(request.dependencies)),
+            protect=bool(request.protect), ignore_changes=list(request.ignoreChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            retain_on_delete=bool(request.retainOnDelete),
+        ))
+        return response
+
+
+class _PlanMocks(pulumi.runtime.Mocks):
+    """Echo the inputs and fill in the outputs the provider would compute."""
+
+    def __init__(self, project: str):
+        self.project = project
+
+    def new_resource(self, args):
+        state = dict(args.inputs)
+        project = state.get("project", self.project)
+        if args.typ == "gcp:serviceaccount/account:Account":
+            email = f"{state['accountId']}@{project}.iam.gserviceaccount.com"
+            state.update(email=email, member=f"serviceAccount:{email}",
+                         name=f"projects/{project}/serviceAccounts/{email}")
+            return state["name"], state
+        if args.typ == "gcp:bigquery/dataset:Dataset":
+            return f"projects/{project}/datasets/{state['datasetId']}", state
+        return f"{args.name}-id", state
+
+    def call(self, args):
+        return {}, None
