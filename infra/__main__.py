@@ -20,4 +20,5 @@ else:
         sys.path.insert(0, _root)
     from infra.program import main as program_main
 
-    program_main()
+    # The declarations are read next to this file, whichever copy of the package was imported.
+    program_main(Path(__file__).resolve().parent.parent)

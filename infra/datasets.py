@@ -23,7 +23,7 @@ from typing import Mapping
 
 from .problems import Problems
 from .schema import Field, read_mapping
-from .yamlfile import load_file
+from .yamlfile import declaration_files, load_file, relative
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
@@ -79,24 +79,10 @@ class SourceSpec:
 
 
 def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
-    datasets = tuple(d for d in (_load_dataset(root, p, problems) for p in _yaml_files(root / "datasets", root, problems)) if d)
+    datasets = tuple(d for d in (_load_dataset(root, p, problems) for p in declaration_files(root / "datasets", root, problems)) if d)
     sources = tuple(s for s in (_load_source(root, p, problems)
-                                for p in _yaml_files(root / "datasets" / "sources", root, problems)) if s)
+                                for p in declaration_files(root / "datasets" / "sources", root, problems)) if s)
     return datasets, sources
-
-
-def _yaml_files(folder: Path, root: Path, problems: Problems) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-    for p in files:
-        if p.suffix == ".yml":
-            problems.add(_rel(p, root), None, "", "declaration files end in .yaml", f"rename it to {p.stem}.yaml")
-    return [p for p in files if p.suffix == ".yaml"]
-
-
-def _rel(path: Path, root: Path) -> str:
-    return path.relative_to(root).as_posix()
 
 
 def check_name(name: str, file: str, problems: Problems, what: str) -> bool:
@@ -108,7 +94,7 @@ def check_name(name: str, file: str, problems: Problems, what: str) -> bool:
 
 
 def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | None:
-    file = _rel(path, root)
+    file = relative(path, root)
     doc = load_file(path, file, problems)
     if doc is None or not check_name(path.stem, file, problems, "dataset"):
         return None
@@ -119,10 +105,10 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
     if v.get("layer") == "sync" and not v.get("sync_tool"):
         problems.add(file, doc.line(("layer",)), "sync_tool", "a sync dataset must name the tool that reads it",
                      f"add `sync_tool:` (one of {', '.join(SYNC_TOOLS)})")
-    if v.get("sync_tool") and v.get("layer") not in (None, "sync"):
+    if v.get("sync_tool") and v.get("layer") and v["layer"] != "sync":
         problems.add(file, doc.line(("sync_tool",)), "sync_tool", "only sync datasets name a sync tool",
                      "remove `sync_tool:` or set `layer: sync`")
-    if v.get("folders") and v.get("layer") not in ("mart", "ml"):
+    if v.get("folders") and v.get("layer") and v["layer"] not in ("mart", "ml"):
         problems.add(file, doc.line(("folders",)), "folders", "only mart and ml datasets group tables by folder",
                      "remove `folders:`")
     for i, folder in enumerate(v.get("folders") or []):
@@ -159,7 +145,7 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
 
 
 def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | None:
-    file = _rel(path, root)
+    file = relative(path, root)
     doc = load_file(path, file, problems)
     if doc is None or not check_name(path.stem, file, problems, "source"):
         return None

@@ -8,6 +8,8 @@ carrying one line per problem, which the language host prints without a tracebac
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pulumi
 
 from .components.dataset import DatasetArgs, WarehouseDataset
@@ -15,22 +17,23 @@ from .components.role import RoleArgs, WarehouseRole
 from .model import Warehouse
 from .problems import Problems, ProblemsError
 from .stack_config import from_runtime_strings
-from .warehouse import load_warehouse, repository_root
+from .warehouse import load_declarations, load_warehouse, repository_root
 
 
 def runtime_config() -> dict[str, str]:
     """Every config value the language host set (`namespace:key` -> string)."""
     from pulumi.runtime.config import CONFIG  # the SDK's store, filled by set_all_config
 
-    return dict(CONFIG.get())
+    return {**pulumi.runtime.get_config_env(), **CONFIG.get()}
 
 
-def load_from_runtime() -> Warehouse:
+def load_from_runtime(root: Path) -> Warehouse:
     problems = Problems()
     config = from_runtime_strings(pulumi.get_stack(), runtime_config(), problems)
     if config is None:
+        load_declarations(root, problems)  # report every problem in one run
         problems.raise_if_any()
-    return load_warehouse(repository_root(), config, problems)
+    return load_warehouse(root, config, problems)
 
 
 def declare(warehouse: Warehouse) -> None:
@@ -42,9 +45,9 @@ def declare(warehouse: Warehouse) -> None:
     pulumi.export("datasets", {d.name: d.dataset_id for d in warehouse.datasets})
 
 
-def main() -> None:
+def main(root: Path | None = None) -> None:
     try:
-        warehouse = load_from_runtime()
+        warehouse = load_from_runtime(root or repository_root())
     except ProblemsError as exc:
         raise pulumi.RunError(f"the declarations have {len(exc.problems)} problem(s):\n{exc}") from None
     declare(warehouse)

@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import LAYERS, _rel, _yaml_files, check_name
+from .datasets import LAYERS, check_name
 from .problems import Problems
 from .schema import Field, read_mapping
-from .yamlfile import load_file
+from .yamlfile import declaration_files, load_file, relative
 
 DATASET_ROLES = ("READER", "WRITER", "OWNER")
 ALL = "all"
@@ -86,11 +86,11 @@ class RoleSpec:
 
 
 def load_roles(root: Path, problems: Problems) -> tuple[RoleSpec, ...]:
-    return tuple(r for r in (_load_role(root, p, problems) for p in _yaml_files(root / "roles", root, problems)) if r)
+    return tuple(r for r in (_load_role(root, p, problems) for p in declaration_files(root / "roles", root, problems)) if r)
 
 
 def _load_role(root: Path, path: Path, problems: Problems) -> RoleSpec | None:
-    file = _rel(path, root)
+    file = relative(path, root)
     doc = load_file(path, file, problems)
     if doc is None or not check_name(path.stem, file, problems, "role"):
         return None

@@ -43,9 +43,14 @@ def describe(kind: type) -> str:
     return _TYPE_NAMES.get(kind, kind.__name__)
 
 
-def suggest(word: str, options: Sequence[str]) -> str:
+def closest(word: str, options: Sequence[str]) -> str | None:
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    return close[0] if close else None
+
+
+def suggest(word: str, options: Sequence[str]) -> str:
+    close = closest(word, options)
+    return f" (did you mean {close!r}?)" if close else ""
 
 
 def read_mapping(doc: Doc, path: tuple, value: Any, fields: Sequence[Field],

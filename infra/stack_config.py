@@ -130,7 +130,6 @@ def _decode(raw: Any, kind: type) -> Any:
 
 def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, int],
           problems: Problems, doc: Doc | None = None) -> StackConfig | None:
-    before = len(problems)
     values: dict[str, Any] = {}
     for full, value in config.items():
         ns, sep, key = str(full).partition(":")
@@ -166,7 +165,10 @@ def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, 
         problems.add(file, lines.get("gcp:project"), "gcp:project", f"{project!r} is not a GCP project id",
                      "use the project id (6-30 lower-case letters, digits and hyphens), not its name or number")
     members = _parse_members(values.get("members"), file, lines.get(f"{NAMESPACE}:members"), doc, problems)
-    if len(problems) > before:
+    # Problems with single members are already reported; the rest of the config is still usable,
+    # so the caller can go on and report problems elsewhere in the same run.
+    scalars = [k.name for k in KEYS if k.required and k.name != "members"]
+    if any(k not in values for k in scalars) or "members" not in values or not isinstance(project, str):
         return None
     return StackConfig(
         stack=stack, file=file, project=project, environment=values["environment"],

@@ -23,6 +23,7 @@ from .access import dataset_acl
 from .datasets import DatasetSpec, load_datasets
 from .model import Dataset, Role, ServiceAccount, Source, Warehouse
 from .problems import Problems
+from .schema import closest, suggest
 from .roles import RoleSpec, load_roles
 from .stack_config import NAMESPACE, StackConfig, load_stack_file
 
@@ -53,8 +54,10 @@ def load_declarations(root: Path, problems: Problems):
 def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = None) -> Warehouse:
     problems = problems if problems is not None else Problems()
     specs, source_specs, role_specs = load_declarations(root, problems)
-    roles = _resolve_roles(role_specs, stack, problems)
-    _check_grant_targets(role_specs, specs, problems)
+    # Cross-file references are checked against the files that exist, so a file that failed to
+    # load is reported once, not again by everything that refers to it.
+    roles = _resolve_roles(role_specs, _stems(root / "roles"), stack, problems)
+    _check_grant_targets(role_specs, _stems(root / "datasets"), problems)
     datasets = tuple(_resolve_dataset(spec, roles, stack) for spec in specs)
     sources = tuple(Source(spec=s, project=stack.source_project) for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
@@ -62,17 +65,25 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles)
 
 
-def _resolve_roles(specs: tuple[RoleSpec, ...], stack: StackConfig, problems: Problems) -> tuple[Role, ...]:
+def _stems(folder: Path) -> set[str]:
+    return {p.stem for p in folder.glob("*.yaml")}
+
+
+def _resolve_roles(specs: tuple[RoleSpec, ...], role_files: set[str], stack: StackConfig,
+                   problems: Problems) -> tuple[Role, ...]:
     by_name = {r.name: r for r in specs}
     for name, principals in stack.members.items():
         line = principals[0][1] if principals else None
         key = f"{NAMESPACE}:members.{name}"
-        if name not in by_name:
-            problems.add(stack.file, line, key, f"there is no role {name!r} (no roles/{name}.yaml)",
+        if name not in role_files:
+            problems.add(stack.file, line, key,
+                         f"there is no role {name!r} (no roles/{name}.yaml){suggest(name, sorted(role_files))}",
                          f"use one of: {', '.join(r for r in by_name if by_name[r].members_from == 'stack')}")
-        elif by_name[name].members_from != "stack":
+        elif name in by_name and by_name[name].members_from != "stack":
             problems.add(stack.file, line, key, f"role {name!r} has a service account as its only member",
                          f"remove `{name}` from warehouse:members")
+    # A member key that is a near miss of a role name is reported once, as the misspelling.
+    misspelled = {closest(name, sorted(role_files)) for name in stack.members if name not in role_files}
     roles = []
     for spec in specs:
         sa = None
@@ -87,9 +98,10 @@ def _resolve_roles(specs: tuple[RoleSpec, ...], stack: StackConfig, problems: Pr
                                 display_name=spec.service_account.display_name, email=email)
             members = (sa.principal,)
         elif spec.name not in stack.members:
-            problems.add(stack.file, None, f"{NAMESPACE}:members.{spec.name}",
-                         f"{spec.file} takes its members from the stack, but the stack lists none",
-                         f"add `{spec.name}: [group:name@example.com]` under warehouse:members (or `[]`)")
+            if spec.name not in misspelled:
+                problems.add(stack.file, None, f"{NAMESPACE}:members.{spec.name}",
+                             f"{spec.file} takes its members from the stack, but the stack lists none",
+                             f"add `{spec.name}: [group:name@example.com]` under warehouse:members (or `[]`)")
             members = ()
         else:
             members = tuple(p for p, _ in stack.members[spec.name])
@@ -105,8 +117,7 @@ def _resolve_roles(specs: tuple[RoleSpec, ...], stack: StackConfig, problems: Pr
     return tuple(roles)
 
 
-def _check_grant_targets(roles: tuple[RoleSpec, ...], datasets: tuple[DatasetSpec, ...], problems: Problems) -> None:
-    names = {d.name for d in datasets}
+def _check_grant_targets(roles: tuple[RoleSpec, ...], names: set[str], problems: Problems) -> None:
     for role in roles:
         for i, grant in enumerate(role.grants):
             for name in grant.datasets:

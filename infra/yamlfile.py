@@ -87,6 +87,23 @@ def load_file(path: Path, file: str, problems: Problems) -> Doc | None:
     return load_text(text, file, problems)
 
 
+def declaration_files(folder: Path, root: Path, problems: Problems) -> list[Path]:
+    """The `*.yaml` files directly in `folder`, sorted; a `.yml` file is a problem (it would be
+    silently ignored otherwise)."""
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+    for p in files:
+        if p.suffix == ".yml":
+            problems.add(relative(p, root), None, "", "declaration files end in .yaml",
+                         f"rename it to {p.stem}.yaml")
+    return [p for p in files if p.suffix == ".yaml"]
+
+
+def relative(path: Path, root: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
 _SAFE = yaml.SafeLoader("")
 
 

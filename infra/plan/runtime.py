@@ -68,7 +68,12 @@ class Plan:
 
 
 class ProgramError(Exception):
-    """The program stopped with a `pulumi.RunError` (bad input) or another exception."""
+    """The program stopped with a `pulumi.RunError` (bad input); `plan` holds what it had
+    registered by then (for bad input: nothing but the root stack)."""
+
+    def __init__(self, message: str, plan: Plan):
+        super().__init__(message)
+        self.plan = plan
 
 
 def project_name(root: Path) -> str:
@@ -119,7 +124,7 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         try:
             loop.run_until_complete(coro)
         except pulumi.RunError as exc:
-            raise ProgramError(str(exc)) from None
+            raise ProgramError(str(exc), plan) from None
     finally:
         loop.close()
         asyncio.set_event_loop(None)

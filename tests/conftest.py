@@ -1,0 +1,56 @@
+"""Shared fixtures: the repository root, offline plans of the shipped stacks, and scratch copies
+of the project for tests that break a declaration on purpose."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.plan.runtime import Plan, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def prod_plan() -> Plan:
+    return run_program(ROOT, "prod")
+
+
+@pytest.fixture(scope="session")
+def dev_plan() -> Plan:
+    return run_program(ROOT, "dev")
+
+
+def copy_project(dest: Path) -> Path:
+    """A scratch copy of the project (program, declarations, stack files) under `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in PROJECT_PARTS:
+        src = ROOT / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__"))
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+    for stack_file in ROOT.glob("Pulumi.*.yaml"):
+        shutil.copy2(stack_file, dest / stack_file.name)
+    return dest
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return copy_project(tmp_path / "project")
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    """Run `python -m infra ...` in a child process, as a user would."""
+    return subprocess.run([sys.executable, "-m", "infra", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=120)

@@ -1,0 +1,149 @@
+"""The shipped declarations, planned under Pulumi's mock runtime: who can do what in prod and dev."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.plan.runtime import Plan
+
+PROD_DATASETS = {
+    "production_airflow", "production_census", "production_customer_io", "production_mart",
+    "production_ml", "production_reporting", "production_stg_external",
+}
+MART_DATASETS = {"production_mart", "production_ml"}
+STAGING = {"production_stg_external"}
+DATASET = "gcp:bigquery/dataset:Dataset"
+ANALYSTS = ("groupByEmail", "data-analysts@acme.com")
+READERS = ("groupByEmail", "data-readers@acme.com")
+
+
+def datasets(plan: Plan) -> dict[str, dict]:
+    return {r.inputs["datasetId"]: r for r in plan.resources if r.type == DATASET}
+
+
+def grants(plan: Plan, who: tuple[str, str]) -> dict[str, str]:
+    """dataset id -> role for one (field, value) identity."""
+    out = {}
+    for ds_id, r in datasets(plan).items():
+        for entry in r.inputs["accesses"]:
+            if entry.get(who[0]) == who[1]:
+                assert ds_id not in out, f"{who} appears twice in {ds_id}"
+                out[ds_id] = entry["role"]
+    return out
+
+
+def test_prod_declares_exactly_the_seven_datasets(prod_plan):
+    assert set(datasets(prod_plan)) == PROD_DATASETS
+
+
+def test_every_dataset_has_project_owners_as_owner(prod_plan, dev_plan):
+    for plan in (prod_plan, dev_plan):
+        for ds_id, r in datasets(plan).items():
+            assert {"role": "OWNER", "specialGroup": "projectOwners"} in r.inputs["accesses"], ds_id
+
+
+def test_no_project_readers_or_writers_special_groups(prod_plan):
+    for r in datasets(prod_plan).values():
+        groups = {e.get("specialGroup") for e in r.inputs["accesses"]} - {None}
+        assert groups == {"projectOwners"}
+
+
+def test_analysts_write_the_marts_and_only_read_staging(prod_plan):
+    g = grants(prod_plan, ANALYSTS)
+    assert {d: g[d] for d in MART_DATASETS} == {d: "WRITER" for d in MART_DATASETS}
+    assert {d: g[d] for d in STAGING} == {d: "READER" for d in STAGING}
+    assert set(g) == MART_DATASETS | STAGING
+
+
+def test_readers_read_staging_marts_and_reporting_only(prod_plan):
+    g = grants(prod_plan, READERS)
+    assert g == {d: "READER" for d in STAGING | MART_DATASETS | {"production_reporting"}}
+
+
+def test_each_sync_service_account_reads_only_its_own_dataset(prod_plan):
+    for tool, dataset in (("airflow", "production_airflow"), ("census", "production_census"),
+                          ("customer-io", "production_customer_io")):
+        email = f"wh-sync-{tool}@acme-warehouse-prod.iam.gserviceaccount.com"
+        assert grants(prod_plan, ("userByEmail", email)) == {dataset: "READER"}
+
+
+def test_runner_writes_every_dataset_queries_build_and_nothing_else(prod_plan):
+    email = "wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com"
+    assert grants(prod_plan, ("userByEmail", email)) == {
+        d: "WRITER" for d in PROD_DATASETS - {"production_reporting"}}
+
+
+def test_tableau_reads_reporting_only(prod_plan):
+    email = "tableau-online@acme-bi.iam.gserviceaccount.com"
+    assert grants(prod_plan, ("userByEmail", email)) == {"production_reporting": "READER"}
+
+
+def test_admin_group_owns_every_dataset(prod_plan):
+    g = grants(prod_plan, ("groupByEmail", "data-platform-admins@acme.com"))
+    assert g == {d: "OWNER" for d in PROD_DATASETS}
+
+
+@pytest.mark.parametrize("stack", ["prod_plan", "dev_plan"])
+def test_no_individual_is_owner_or_writer(stack, request):
+    plan = request.getfixturevalue(stack)
+    for ds_id, r in datasets(plan).items():
+        for e in r.inputs["accesses"]:
+            if e.get("role") in ("OWNER", "WRITER"):
+                assert "domain" not in e and "iamMember" not in e, (ds_id, e)
+                if "userByEmail" in e:
+                    assert e["userByEmail"].endswith(".gserviceaccount.com"), (ds_id, e)
+
+
+def test_no_dataset_iam_or_authoritative_project_iam(prod_plan, dev_plan):
+    for plan in (prod_plan, dev_plan):
+        types = {r.type for r in plan.resources}
+        assert not [t for t in types if "DatasetIam" in t or "datasetIam" in t or "DatasetAccess" in t]
+        assert not [t for t in types if t.startswith("gcp:projects/") and not t.endswith(":IAMMember")]
+
+
+def test_project_roles_are_per_member_and_allow_listed(prod_plan):
+    members = [r for r in prod_plan.resources if r.type == "gcp:projects/iAMMember:IAMMember"]
+    assert members
+    for r in members:
+        assert r.inputs["project"] == "acme-warehouse-prod"
+        assert r.inputs["role"] in ("roles/bigquery.jobUser", "roles/bigquery.readSessionUser")
+
+
+def test_datasets_are_protected_in_prod_only_and_never_drop_contents(prod_plan, dev_plan):
+    for r in datasets(prod_plan).values():
+        assert r.protect is True
+        assert r.inputs["deleteContentsOnDestroy"] is False
+    for r in datasets(dev_plan).values():
+        assert r.protect is False
+        assert r.inputs["deleteContentsOnDestroy"] is False
+
+
+def test_labels_location_and_time_travel(prod_plan):
+    for r in datasets(prod_plan).values():
+        labels = r.inputs["labels"]
+        assert labels["environment"] == "prod" and labels["managed-by"] == "pulumi"
+        assert labels["layer"] in ("staging", "mart", "ml", "reporting", "sync")
+        assert r.inputs["location"] == "US"
+        assert r.inputs["maxTimeTravelHours"] == "168"
+        assert r.inputs["description"]
+
+
+def test_dev_never_collides_with_prod(prod_plan, dev_plan):
+    prod_ids, dev_ids = set(datasets(prod_plan)), set(datasets(dev_plan))
+    assert len(dev_ids) == len(prod_ids)
+    assert not prod_ids & dev_ids
+    assert all(d.startswith("dev_") for d in dev_ids)
+    projects = {r.inputs["project"] for r in dev_plan.resources if r.custom}
+    assert projects == {"acme-warehouse-dev"}
+
+
+def test_datasets_wait_for_the_service_accounts_they_name(prod_plan):
+    census = datasets(prod_plan)["production_census"]
+    assert sorted(u.rsplit("::", 1)[1] for u in census.dependencies) == ["runner-sa", "sync_census-sa"]
+
+
+def test_components_parent_their_children(prod_plan):
+    by_urn = {r.urn: r for r in prod_plan.resources}
+    for r in prod_plan.resources:
+        if r.custom:
+            assert by_urn[r.parent].type.startswith("warehouse:"), r.urn
