@@ -77,6 +77,7 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
     from .plan.render import render_counts, render_tree
     from .plan.runtime import ProgramError, run_program
 
+    old = _read_plan_file(diff_path) if diff_path is not None else None
     try:
         load_for_stack(root, stack)  # the stack file with line numbers, before any runtime
         result = run_program(root, stack)
@@ -87,13 +88,6 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
         click.echo(str(exc), err=True)
         sys.exit(1)
     document = result.as_json()
-    if diff_path is not None:
-        try:
-            old = json.loads(diff_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
-            click.echo(f"{diff_path}: not a plan JSON file ({exc}); fix: pass a file written by `plan --json`",
-                       err=True)
-            sys.exit(1)
     if json_path is not None:
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
         if str(json_path) == "-":
@@ -105,9 +99,22 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
         out(render_tree(result))
         out("")
     out(render_counts(result))
-    if diff_path is not None:
+    if old is not None:
         out("")
         out(render_diff(diff_plans(old, document)))
+
+
+def _read_plan_file(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        document, reason = None, str(exc)
+    else:
+        reason = "it has no `resources` list"
+    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+        click.echo(f"{path}: not a plan JSON file ({reason}); fix: pass a file written by `plan --json`", err=True)
+        sys.exit(1)
+    return document
 
 
 def main(argv: list[str] | None = None) -> int:

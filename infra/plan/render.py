@@ -35,6 +35,10 @@ def _iam_member(r: Registration) -> tuple[str, list[str]]:
     return f"{r.inputs.get('role')} -> {r.inputs.get('member')}", []
 
 
+def _account(r: Registration) -> tuple[str, list[str]]:
+    return f"{r.inputs.get('accountId')} ({r.inputs.get('displayName')})", []
+
+
 def _default(r: Registration) -> tuple[str, list[str]]:
     scalars = [f"{k}={v}" for k, v in r.inputs.items() if isinstance(v, (str, int, float, bool))]
     return " ".join(scalars[:_MAX_SCALARS]), []
@@ -43,6 +47,7 @@ def _default(r: Registration) -> tuple[str, list[str]]:
 DESCRIBERS: dict[str, Callable[[Registration], tuple[str, list[str]]]] = {
     "gcp:bigquery/dataset:Dataset": _dataset,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
+    "gcp:serviceaccount/account:Account": _account,
 }
 
 

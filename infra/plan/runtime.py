@@ -27,6 +27,7 @@ import pulumi
 import yaml
 from pulumi.output import Unknown
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.sync_await import _ensure_event_loop
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 UNKNOWN = "(known after apply)"
@@ -126,6 +127,10 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         except pulumi.RunError as exc:
             raise ProgramError(str(exc), plan) from None
     finally:
+        # The SDK calls the monitor from the loop's default executor: stop those threads and
+        # close the event loops the mock monitor gave them.
+        loop.run_until_complete(loop.shutdown_default_executor())
+        monitor.close_thread_loops()
         loop.close()
         asyncio.set_event_loop(None)
     return plan
@@ -159,11 +164,22 @@ class _RecordingMonitor(mocks.MockMonitor):
     def __init__(self, resource_mocks: pulumi.runtime.Mocks, plan: Plan):
         super().__init__(resource_mocks)
         self.plan = plan
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+    def close_thread_loops(self) -> None:
+        for thread_loop in self.thread_loops:
+            if not thread_loop.is_running():
+                thread_loop.close()
+        self.thread_loops.clear()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         return engine_urn(self.plan.stack, self.plan.project, parent, type_, name)
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+        # Pulumi's mock monitor gives each executor thread an event loop of its own and never
+        # closes it; remember them so `close_thread_loops` can, instead of the interpreter's
+        # exit (where closing a half-torn-down loop prints an ignored exception).
+        self.thread_loops.add(_ensure_event_loop())
         response = super().RegisterResource(request)
         inputs = {} if request.type == STACK_TYPE else _plain(rpc.deserialize_properties(request.object))
         self.plan.resources.append(Registration(
