@@ -23,11 +23,10 @@ from typing import Mapping
 
 from .problems import Problems
 from .schema import Field, read_mapping
-from .yamlfile import declaration_files, load_file, relative
+from .yamlfile import NAME, declaration_files, load_declaration
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
@@ -85,19 +84,11 @@ def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ..
     return datasets, sources
 
 
-def check_name(name: str, file: str, problems: Problems, what: str) -> bool:
-    if _NAME.match(name):
-        return True
-    problems.add(file, None, "", f"{what} name {name!r} (from the file name) is not valid",
-                 "rename the file to lower-case letters, digits and underscores, starting with a letter")
-    return False
-
-
 def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | None:
-    file = relative(path, root)
-    doc = load_file(path, file, problems)
-    if doc is None or not check_name(path.stem, file, problems, "dataset"):
+    doc = load_declaration(root, path, problems, "dataset")
+    if doc is None:
         return None
+    file = doc.file
     before = len(problems)
     v = read_mapping(doc, (), doc.data, DATASET_FIELDS, problems, "a dataset")
     if v is None:
@@ -112,7 +103,7 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
         problems.add(file, doc.line(("folders",)), "folders", "only mart and ml datasets group tables by folder",
                      "remove `folders:`")
     for i, folder in enumerate(v.get("folders") or []):
-        if not _NAME.match(folder):
+        if not NAME.match(folder):
             problems.add(file, doc.line(("folders", i)), f"folders[{i}]", f"folder {folder!r} is not a valid name",
                          "use lower-case letters, digits and underscores")
     labels = v.get("labels") or {}
@@ -145,10 +136,10 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
 
 
 def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | None:
-    file = relative(path, root)
-    doc = load_file(path, file, problems)
-    if doc is None or not check_name(path.stem, file, problems, "source"):
+    doc = load_declaration(root, path, problems, "source")
+    if doc is None:
         return None
+    file = doc.file
     v = read_mapping(doc, (), doc.data, SOURCE_FIELDS, problems, "a raw source")
     if v is None or "dataset_id" not in v or "description" not in v or "loader" not in v:
         return None

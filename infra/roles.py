@@ -16,10 +16,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .datasets import LAYERS, check_name
+from .datasets import LAYERS
 from .problems import Problems
 from .schema import Field, read_mapping
-from .yamlfile import declaration_files, load_file, relative
+from .yamlfile import declaration_files, load_declaration
 
 DATASET_ROLES = ("READER", "WRITER", "OWNER")
 ALL = "all"
@@ -90,10 +90,10 @@ def load_roles(root: Path, problems: Problems) -> tuple[RoleSpec, ...]:
 
 
 def _load_role(root: Path, path: Path, problems: Problems) -> RoleSpec | None:
-    file = relative(path, root)
-    doc = load_file(path, file, problems)
-    if doc is None or not check_name(path.stem, file, problems, "role"):
+    doc = load_declaration(root, path, problems, "role")
+    if doc is None:
         return None
+    file = doc.file
     before = len(problems)
     v = read_mapping(doc, (), doc.data, ROLE_FIELDS, problems, "a role")
     if v is None:

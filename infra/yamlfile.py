@@ -11,6 +11,7 @@ mapping. Deliberately not here: what the keys mean (see `schema.py`).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,22 @@ def declaration_files(folder: Path, root: Path, problems: Problems) -> list[Path
 
 def relative(path: Path, root: Path) -> str:
     return path.relative_to(root).as_posix()
+
+
+NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+
+def load_declaration(root: Path, path: Path, problems: Problems, what: str) -> Doc | None:
+    """Load one declaration file, whose name (without .yaml) is the declared object's name."""
+    file = relative(path, root)
+    doc = load_file(path, file, problems)
+    if doc is None:
+        return None
+    if not NAME.match(path.stem):
+        problems.add(file, None, "", f"{what} name {path.stem!r} (from the file name) is not valid",
+                     "rename the file to lower-case letters, digits and underscores, starting with a letter")
+        return None
+    return doc
 
 
 _SAFE = yaml.SafeLoader("")
