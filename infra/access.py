@@ -23,8 +23,13 @@ from .roles import DATASET_ROLES
 PROJECT_OWNERS = AccessEntry(role="OWNER", special_group="projectOwners")
 
 
-def dataset_acl(spec: DatasetSpec, roles: tuple[Role, ...]) -> tuple[tuple[AccessEntry, ...], tuple[str, ...]]:
-    """The ACL of one dataset and the roles whose created service account it names."""
+def dataset_acl(spec: DatasetSpec, roles: tuple[Role, ...], authorized: tuple[tuple[str, str], ...] = ()
+                ) -> tuple[tuple[AccessEntry, ...], tuple[str, ...]]:
+    """The ACL of one dataset and the roles whose created service account it names.
+
+    `authorized` lists the (project, dataset id) of datasets whose views read this one: the
+    whole consuming dataset is authorized (`target_types: VIEWS`), so replacing a view never
+    drops its grant (DESIGN.md, decision 2)."""
     strongest: dict = {}
     sa_roles: set[str] = set()
     for role in roles:
@@ -41,4 +46,5 @@ def dataset_acl(spec: DatasetSpec, roles: tuple[Role, ...]) -> tuple[tuple[Acces
         (AccessEntry(role=r, principal=p) for p, r in strongest.items()),
         key=lambda e: (-DATASET_ROLES.index(e.role), e.principal.kind, e.principal.identifier),
     )
-    return (PROJECT_OWNERS, *entries), tuple(sorted(sa_roles))
+    views = [AccessEntry(role=None, authorized_dataset=d) for d in sorted(set(authorized))]
+    return (PROJECT_OWNERS, *entries, *views), tuple(sorted(sa_roles))

@@ -104,6 +104,20 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
         out(render_diff(diff_plans(old, document)))
 
 
+@main_group.command()
+@click.option("--stack", default="prod", show_default=True, help="Stack whose declarations to read.")
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
+@click.pass_obj
+def graph(root: Path, stack: str, fmt: str) -> None:
+    """Print the lineage: sources -> staging -> marts -> views -> sync/reporting."""
+    try:
+        warehouse = load_for_stack(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
+    click.echo(warehouse.lineage.to_mermaid() if fmt == "mermaid" else warehouse.lineage.to_dot())
+
+
 def _read_plan_file(path: Path) -> dict:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))

@@ -11,10 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
+from .analysis import ResolvedQuery
 from .datasets import DatasetSpec, SourceSpec
+from .lineage import Lineage
 from .principals import Principal
 from .roles import DATASET_ROLES, RoleSpec
 from .stack_config import StackConfig
+
+
+RUNNER_ROLE = "runner"
 
 
 @dataclass(frozen=True, order=True)
@@ -112,6 +117,14 @@ class Warehouse:
     datasets: tuple[Dataset, ...]
     sources: tuple[Source, ...]
     roles: tuple[Role, ...]
+    queries: tuple[ResolvedQuery, ...] = ()
+    lineage: Lineage | None = None
+
+    @property
+    def runner(self) -> ServiceAccount | None:
+        """The service account every scheduled query runs as (roles/runner.yaml)."""
+        role = next((r for r in self.roles if r.name == RUNNER_ROLE), None)
+        return role.service_account if role else None
 
     def dataset(self, name: str) -> Dataset:
         return next(d for d in self.datasets if d.name == name)

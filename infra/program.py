@@ -14,10 +14,13 @@ import pulumi
 
 from .components.dataset import DatasetArgs, WarehouseDataset
 from .components.role import RoleArgs, WarehouseRole
-from .model import Warehouse
+from .components.scheduled_query import ScheduledQuery, ScheduledQueryArgs
+from .components.scheduling import Scheduling, SchedulingArgs
+from .components.view import View, ViewArgs
+from .model import RUNNER_ROLE, Warehouse
 from .problems import Problems, ProblemsError
 from .stack_config import from_runtime_strings
-from .warehouse import load_declarations, load_warehouse, repository_root
+from .warehouse import MANAGED_BY, load_declarations, load_warehouse, repository_root
 
 
 def runtime_config() -> dict[str, str]:
@@ -37,12 +40,57 @@ def load_from_runtime(root: Path) -> Warehouse:
 
 
 def declare(warehouse: Warehouse) -> None:
-    project = warehouse.stack.project
+    stack = warehouse.stack
+    project = stack.project
     roles = {r.name: WarehouseRole(r.name, RoleArgs(role=r, project=project)) for r in warehouse.roles}
-    for d in warehouse.datasets:
-        accounts = [roles[name].account for name in d.service_account_roles]
-        WarehouseDataset(d.name, DatasetArgs(dataset=d, protect=warehouse.stack.protect, depends_on=accounts))
+    datasets = _declare_datasets(warehouse, roles)
+    by_name = {d.name: d for d in warehouse.datasets}
+    scheduling = None
+    if any(not q.spec.is_view for q in warehouse.queries):
+        scheduling = Scheduling("scheduling", SchedulingArgs(
+            project=project, project_number=stack.project_number, runner=roles[RUNNER_ROLE].account,
+            labels={"environment": stack.environment, "managed-by": MANAGED_BY}))
+    built: dict[str, pulumi.Resource] = {}
+    for key in warehouse.lineage.order() if warehouse.lineage else ():
+        query = next((q for q in warehouse.queries if q.spec.key == key), None)
+        if query is None:
+            continue
+        spec = query.spec
+        dataset = by_name[spec.dataset]
+        labels = {**dataset.labels, **spec.labels}
+        if spec.is_view:
+            upstream = [built[k] for k in query.reads if k in built]
+            upstream += [datasets[k.split(".")[0]].dataset for k in query.reads if k.split(".")[0] in datasets]
+            built[key] = View(key, ViewArgs(query=query, project=project, dataset=datasets[spec.dataset].dataset,
+                                            labels=labels, upstream=upstream)).table
+        else:
+            built[key] = ScheduledQuery(key, ScheduledQueryArgs(
+                query=query, project=project, dataset=datasets[spec.dataset].dataset, dataset_id=dataset.dataset_id,
+                location=dataset.location, labels=labels, protect=stack.protect,
+                runner_email=warehouse.runner.email, notification_topic=scheduling.topic_id,
+                depends_on=[scheduling.token_creator])).table
     pulumi.export("datasets", {d.name: d.dataset_id for d in warehouse.datasets})
+
+
+def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> dict[str, WarehouseDataset]:
+    """Datasets, consumers first: a dataset whose ACL authorizes another dataset's views needs
+    that dataset to exist (BigQuery rejects an ACL naming a missing dataset)."""
+    out: dict[str, WarehouseDataset] = {}
+    by_id = {d.dataset_id: d for d in warehouse.datasets}
+
+    def declare_one(d) -> WarehouseDataset:
+        if d.name in out:
+            return out[d.name]
+        consumers = [declare_one(by_id[e.authorized_dataset[1]]).dataset for e in d.accesses
+                     if e.authorized_dataset and e.authorized_dataset[1] in by_id]
+        accounts = [roles[name].account for name in d.service_account_roles]
+        out[d.name] = WarehouseDataset(d.name, DatasetArgs(dataset=d, protect=warehouse.stack.protect,
+                                                           depends_on=[*accounts, *consumers]))
+        return out[d.name]
+
+    for d in warehouse.datasets:
+        declare_one(d)
+    return out
 
 
 def main(root: Path | None = None) -> None:

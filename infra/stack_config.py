@@ -53,6 +53,8 @@ KEYS: tuple[Key, ...] = (
         "protect stateful resources (datasets, tables) against deletion"),
     Key("members", dict, True, None, "{data_analyst: [group:analysts@acme.com]}",
         "who belongs to each role (role file name -> list of principals)"),
+    Key("projectNumber", str, True, r"^[0-9]{6,20}$", "'123456789012'",
+        "the project's number (quoted), which names the Data Transfer Service agent"),
     Key("sourceProject", str, False, r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "acme-warehouse-prod",
         "the project holding the raw source datasets, when not the stack's own"),
 )
@@ -71,6 +73,7 @@ class StackConfig:
     service_account_prefix: str
     protect: bool
     source_project: str
+    project_number: str
     # role name -> principals, with the line of each principal in the stack file (0 if unknown)
     members: Mapping[str, tuple[tuple[Principal, int], ...]]
 
@@ -174,7 +177,8 @@ def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, 
         stack=stack, file=file, project=project, environment=values["environment"],
         location=values["location"], dataset_prefix=values["datasetPrefix"],
         service_account_prefix=values.get("serviceAccountPrefix", ""), protect=values["protect"],
-        source_project=values.get("sourceProject", project), members=members,
+        source_project=values.get("sourceProject", project), project_number=values["projectNumber"],
+        members=members,
     )
 
 

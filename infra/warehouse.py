@@ -21,9 +21,11 @@ from types import MappingProxyType
 
 from .access import dataset_acl
 from .datasets import DatasetSpec, load_datasets
-from .model import Dataset, Role, ServiceAccount, Source, Warehouse
+from .analysis import analyze
+from .model import RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
 from .problems import Problems
 from .schema import closest, suggest
+from .queries import load_queries
 from .roles import RoleSpec, load_roles
 from .stack_config import NAMESPACE, StackConfig, load_stack_file
 
@@ -48,21 +50,31 @@ def load_for_stack(root: Path, stack: str) -> Warehouse:
 def load_declarations(root: Path, problems: Problems):
     datasets, sources = load_datasets(root, problems)
     roles = load_roles(root, problems)
-    return datasets, sources, roles
+    queries = load_queries(root, problems)
+    return datasets, sources, roles, queries
 
 
 def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = None) -> Warehouse:
     problems = problems if problems is not None else Problems()
-    specs, source_specs, role_specs = load_declarations(root, problems)
+    specs, source_specs, role_specs, query_specs = load_declarations(root, problems)
     # Cross-file references are checked against the files that exist, so a file that failed to
     # load is reported once, not again by everything that refers to it.
     roles = _resolve_roles(role_specs, _stems(root / "roles"), stack, problems)
     _check_grant_targets(role_specs, _stems(root / "datasets"), problems)
-    datasets = tuple(_resolve_dataset(spec, roles, stack) for spec in specs)
+    unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
+               (_stems(root / "datasets") - {d.name for d in specs})
+    analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
+    if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):
+        problems.add("roles", None, RUNNER_ROLE, "scheduled queries need the runner service account",
+                     f"add roles/{RUNNER_ROLE}.yaml with `members: service_account`")
+    consumers = {name: tuple((stack.project, stack.dataset_prefix + c) for c in sorted(names))
+                 for name, names in analysis.authorizations.items()}
+    datasets = tuple(_resolve_dataset(spec, roles, stack, consumers.get(spec.name, ())) for spec in specs)
     sources = tuple(Source(spec=s, project=stack.source_project) for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
     problems.raise_if_any()
-    return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles)
+    return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
+                     queries=analysis.queries, lineage=analysis.lineage)
 
 
 def _stems(folder: Path) -> set[str]:
@@ -127,8 +139,9 @@ def _check_grant_targets(roles: tuple[RoleSpec, ...], names: set[str], problems:
                                  f"use one of: {', '.join(sorted(names))}")
 
 
-def _resolve_dataset(spec: DatasetSpec, roles: tuple[Role, ...], stack: StackConfig) -> Dataset:
-    accesses, sa_roles = dataset_acl(spec, roles)
+def _resolve_dataset(spec: DatasetSpec, roles: tuple[Role, ...], stack: StackConfig,
+                     authorized: tuple[tuple[str, str], ...]) -> Dataset:
+    accesses, sa_roles = dataset_acl(spec, roles, authorized)
     labels = {"environment": stack.environment, "layer": spec.layer, "managed-by": MANAGED_BY, **spec.labels}
     return Dataset(
         spec=spec, project=stack.project, dataset_id=stack.dataset_prefix + spec.name,

@@ -133,8 +133,11 @@ def test_dev_never_collides_with_prod(prod_plan, dev_plan):
     assert len(dev_ids) == len(prod_ids)
     assert not prod_ids & dev_ids
     assert all(d.startswith("dev_") for d in dev_ids)
-    projects = {r.inputs["project"] for r in dev_plan.resources if r.custom}
+    projects = {r.inputs["project"] for r in dev_plan.resources if r.custom and "project" in r.inputs}
     assert projects == {"acme-warehouse-dev"}
+    prod_accounts = {r.inputs["accountId"] for r in prod_plan.resources if "accountId" in r.inputs}
+    dev_accounts = {r.inputs["accountId"] for r in dev_plan.resources if "accountId" in r.inputs}
+    assert len(dev_accounts) == len(prod_accounts) and not prod_accounts & dev_accounts
 
 
 def test_datasets_wait_for_the_service_accounts_they_name(prod_plan):

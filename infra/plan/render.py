@@ -7,6 +7,7 @@ member; otherwise the first few scalar inputs. A count by type closes the report
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from typing import Callable
 
@@ -39,6 +40,34 @@ def _account(r: Registration) -> tuple[str, list[str]]:
     return f"{r.inputs.get('accountId')} ({r.inputs.get('displayName')})", []
 
 
+def _table(r: Registration) -> tuple[str, list[str]]:
+    i = r.inputs
+    name = f"{i.get('datasetId')}.{i.get('tableId')}"
+    if "view" in i:
+        legacy = i["view"].get("useLegacySql")
+        return f"{name} view (legacy SQL: {str(legacy).lower()})", []
+    parts = [name]
+    tp = i.get("timePartitioning")
+    if tp:
+        parts.append(f"partitioned by {tp.get('field')} ({tp.get('type')})")
+    if i.get("requirePartitionFilter"):
+        parts.append("requires a partition filter")
+    if i.get("clusterings"):
+        parts.append(f"clustered by {', '.join(i['clusterings'])}")
+    columns = json.loads(i["schema"]) if isinstance(i.get("schema"), str) else []
+    parts.append(f"{len(columns)} columns")
+    parts.append(f"deletion protection {'on' if i.get('deletionProtection') else 'off'}")
+    return ", ".join(parts), []
+
+
+def _transfer(r: Registration) -> tuple[str, list[str]]:
+    i = r.inputs
+    params = i.get("params") or {}
+    return (f"{i.get('dataSourceId')} '{i.get('schedule')}' in {i.get('location')} as {i.get('serviceAccountName')} "
+            f"-> {i.get('destinationDatasetId')}.{params.get('destination_table_name_template')} "
+            f"({params.get('write_disposition')})"), []
+
+
 def _default(r: Registration) -> tuple[str, list[str]]:
     scalars = [f"{k}={v}" for k, v in r.inputs.items() if isinstance(v, (str, int, float, bool))]
     return " ".join(scalars[:_MAX_SCALARS]), []
@@ -48,6 +77,8 @@ DESCRIBERS: dict[str, Callable[[Registration], tuple[str, list[str]]]] = {
     "gcp:bigquery/dataset:Dataset": _dataset,
     "gcp:projects/iAMMember:IAMMember": _iam_member,
     "gcp:serviceaccount/account:Account": _account,
+    "gcp:bigquery/table:Table": _table,
+    "gcp:bigquery/dataTransferConfig:DataTransferConfig": _transfer,
 }
 
 

@@ -208,6 +208,8 @@ class _PlanMocks(pulumi.runtime.Mocks):
             return state["name"], state
         if args.typ == "gcp:bigquery/dataset:Dataset":
             return f"projects/{project}/datasets/{state['datasetId']}", state
+        if args.typ == "gcp:pubsub/topic:Topic":
+            return f"projects/{project}/topics/{state['name']}", state
         return f"{args.name}-id", state
 
     def call(self, args):

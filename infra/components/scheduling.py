@@ -1,0 +1,51 @@
+"""`warehouse:scheduling:Scheduling`: what every scheduled query shares.
+
+- the Pub/Sub topic the Data Transfer Service notifies on every run (failures included), which
+  alerting subscribes to;
+- `roles/pubsub.publisher` on it for the Data Transfer Service agent, which publishes;
+- `roles/iam.serviceAccountTokenCreator` on the runner service account for that agent, which
+  mints the runner's tokens to run the queries (without it every run fails on credentials).
+
+Deliberately not here: the subscription that routes notifications to people (an alerting
+concern), and the deployer's own `iam.serviceAccountUser` on the runner (granted with the
+deployer's identity, outside this program).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_gcp as gcp
+
+TYPE = "warehouse:scheduling:Scheduling"
+TOPIC_NAME = "warehouse-scheduled-queries"
+
+
+@dataclass(frozen=True)
+class SchedulingArgs:
+    project: str
+    project_number: str
+    runner: gcp.serviceaccount.Account
+    labels: dict
+
+
+def transfer_service_agent(project_number: str) -> str:
+    return f"serviceAccount:service-{project_number}@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+
+
+class Scheduling(pulumi.ComponentResource):
+    def __init__(self, name: str, args: SchedulingArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__(TYPE, name, None, opts)
+        agent = transfer_service_agent(args.project_number)
+        self.topic = gcp.pubsub.Topic(
+            f"{name}-topic", project=args.project, name=TOPIC_NAME, labels=args.labels,
+            opts=pulumi.ResourceOptions(parent=self))
+        self.publisher = gcp.pubsub.TopicIAMMember(
+            f"{name}-agent-publisher", project=args.project, topic=self.topic.name,
+            role="roles/pubsub.publisher", member=agent, opts=pulumi.ResourceOptions(parent=self))
+        self.token_creator = gcp.serviceaccount.IAMMember(
+            f"{name}-agent-token-creator", service_account_id=args.runner.name,
+            role="roles/iam.serviceAccountTokenCreator", member=agent, opts=pulumi.ResourceOptions(parent=self))
+        self.topic_id = self.topic.id
+        self.register_outputs({"topic": self.topic.id})

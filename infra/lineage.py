@@ -1,0 +1,154 @@
+"""The lineage graph: raw sources -> staging -> marts -> views -> sync and reporting.
+
+Nodes are `dataset.table` names as SQL writes them; an edge goes from every table a query or
+view reads to the table it builds. Built once per load from the parsed SQL, it answers:
+
+- is it a DAG? (`cycles` names each cycle, so the error says which queries to untangle);
+- in which order do the queries run? (`order`: upstream first, deterministic);
+- which scheduled queries feed a query, looking through views (`upstream_queries`), so that
+  a query can be checked to run after its inputs are fresh;
+- how does it look? (`to_mermaid`, `to_dot`, for a pull request).
+
+Deliberately not here: parsing SQL (`sql.py`) and schedule arithmetic (`schedule.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+LAYER_ORDER = ("source", "staging", "mart", "ml", "sync", "reporting")
+
+
+@dataclass(frozen=True)
+class Node:
+    key: str  # dataset.table
+    layer: str  # source, staging, mart, ml, sync, reporting
+    kind: str  # source, table, view
+
+
+@dataclass
+class Lineage:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    upstream: dict[str, set[str]] = field(default_factory=dict)
+
+    def add(self, node: Node, reads: set[str] = frozenset()) -> None:
+        self.nodes[node.key] = node
+        self.upstream.setdefault(node.key, set()).update(reads)
+
+    def cycles(self) -> list[list[str]]:
+        """Every elementary cycle found by depth-first search, each as a closed path."""
+        found: list[list[str]] = []
+        seen_cycles: set[frozenset[str]] = set()
+        state: dict[str, int] = {}  # 1 = on the stack, 2 = done
+        stack: list[str] = []
+
+        def visit(key: str) -> None:
+            state[key] = 1
+            stack.append(key)
+            for up in sorted(self.upstream.get(key, ())):
+                if state.get(up) == 1:
+                    cycle = stack[stack.index(up):] + [up]
+                    if frozenset(cycle) not in seen_cycles:
+                        seen_cycles.add(frozenset(cycle))
+                        found.append(list(reversed(cycle)))
+                elif up not in state:
+                    visit(up)
+            stack.pop()
+            state[key] = 2
+
+        for key in sorted(self.nodes):
+            if key not in state:
+                visit(key)
+        return found
+
+    def order(self) -> list[str]:
+        """Every node, upstream before downstream (ties broken by layer, then name)."""
+        indegree = {k: len(self.upstream.get(k, ()) & self.nodes.keys()) for k in self.nodes}
+        downstream: dict[str, set[str]] = {k: set() for k in self.nodes}
+        for k, ups in self.upstream.items():
+            for u in ups:
+                if u in downstream:
+                    downstream[u].add(k)
+        ready = sorted((k for k, d in indegree.items() if d == 0), key=self._sort_key)
+        out: list[str] = []
+        while ready:
+            key = ready.pop(0)
+            out.append(key)
+            for d in downstream[key]:
+                indegree[d] -= 1
+                if indegree[d] == 0:
+                    ready.append(d)
+            ready.sort(key=self._sort_key)
+        return out
+
+    def _sort_key(self, key: str) -> tuple:
+        layer = self.nodes[key].layer
+        return (LAYER_ORDER.index(layer) if layer in LAYER_ORDER else 99, key)
+
+    def upstream_queries(self, key: str) -> set[str]:
+        """The scheduled tables `key` reads, directly or through views."""
+        out: set[str] = set()
+        todo = list(self.upstream.get(key, ()))
+        seen: set[str] = set()
+        while todo:
+            up = todo.pop()
+            if up in seen or up not in self.nodes:
+                continue
+            seen.add(up)
+            if self.nodes[up].kind == "view":
+                todo.extend(self.upstream.get(up, ()))
+            elif self.nodes[up].kind == "table":
+                out.add(up)
+        return out
+
+    def depth(self) -> int:
+        """Length of the longest path, in nodes."""
+        level: dict[str, int] = {}
+        for key in self.order():
+            ups = [level[u] for u in self.upstream.get(key, ()) if u in level]
+            level[key] = 1 + max(ups, default=0)
+        return max(level.values(), default=0)
+
+    def _shown(self, layer: str) -> list[str]:
+        """The nodes of a layer worth drawing: every built table, and the sources something reads."""
+        read = set().union(*self.upstream.values()) if self.upstream else set()
+        return sorted(k for k, n in self.nodes.items() if n.layer == layer and (n.kind != "source" or k in read))
+
+    def to_mermaid(self) -> str:
+        lines = ["flowchart LR"]
+        for layer in LAYER_ORDER:
+            members = self._shown(layer)
+            if not members:
+                continue
+            lines.append(f"  subgraph {layer}")
+            for key in members:
+                node = self.nodes[key]
+                shape = (f'{_id(key)}[("{key}")]' if node.kind == "source"
+                         else f'{_id(key)}[/"{key}"/]' if node.kind == "view" else f'{_id(key)}["{key}"]')
+                lines.append(f"    {shape}")
+            lines.append("  end")
+        for key in sorted(self.upstream):
+            for up in sorted(self.upstream[key]):
+                lines.append(f"  {_id(up)} --> {_id(key)}")
+        return "\n".join(lines)
+
+    def to_dot(self) -> str:
+        lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=Helvetica, fontsize=10];"]
+        for layer in LAYER_ORDER:
+            members = self._shown(layer)
+            if not members:
+                continue
+            lines.append(f'  subgraph "cluster_{layer}" {{ label="{layer}";')
+            for key in members:
+                shape = {"source": "cylinder", "view": "parallelogram"}.get(self.nodes[key].kind, "box")
+                lines.append(f'    "{key}" [shape={shape}];')
+            lines.append("  }")
+        for key in sorted(self.upstream):
+            for up in sorted(self.upstream[key]):
+                lines.append(f'  "{up}" -> "{key}";')
+        lines.append("}")
+        return "\n".join(lines)
+
+
+def _id(key: str) -> str:
+    return key.replace(".", "__")

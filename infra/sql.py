@@ -1,0 +1,154 @@
+"""SQL analysis with sqlglot's BigQuery dialect: parse once, find references, resolve names.
+
+Every `.sql` file is parsed once into a `ParsedQuery`: the statement tree, the tables it reads
+(`dataset.table` as written, with their position), the query parameters it uses and the names
+of its output columns when they are explicit. From that:
+
+- `resolve()` turns the file's portable names (`mart.core_users`, `stripe.subscriptions`) into
+  the stack's fully qualified ones by replacing exactly those spans of the original text; the
+  rest of the SQL reaches BigQuery byte for byte as the author wrote it (no re-rendering).
+- `partition_filter_problems()` is the cost guard: every read of a partitioned source must
+  filter its partition column against `@run_date`/`@run_time` in the same SELECT.
+
+Deliberately not here: which names exist (the caller passes a resolver) and the lineage graph
+(`lineage.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+
+RUN_PARAMETERS = ("run_date", "run_time")
+
+
+@dataclass(frozen=True)
+class TableRef:
+    dataset: str  # as written ('' when unqualified)
+    table: str
+    project: str  # as written ('' when absent)
+    line: int
+    start: int  # character span of the whole reference in the source text (inclusive)
+    end: int
+    node: exp.Table
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}.{self.table}"
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    sql: str
+    tree: exp.Expression
+    refs: tuple[TableRef, ...]
+    parameters: frozenset[str]
+    output_columns: tuple[str, ...] | None  # None when the outer SELECT has a `*`
+
+
+class SqlError(ValueError):
+    def __init__(self, line: int | None, what: str):
+        super().__init__(what)
+        self.line = line
+        self.what = what
+
+
+def parse(sql: str) -> ParsedQuery:
+    """Parse one SELECT statement; raise `SqlError` with the line of the first problem."""
+    try:
+        statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
+    except ParseError as exc:
+        err = exc.errors[0] if exc.errors else {}
+        raise SqlError(err.get("line"), f"SQL does not parse: {err.get('description') or exc}") from None
+    except TokenError as exc:
+        raise SqlError(None, f"SQL does not parse: {exc}") from None
+    if len(statements) != 1:
+        raise SqlError(None, f"expected one SELECT statement, found {len(statements)}")
+    tree = statements[0]
+    if not isinstance(tree, exp.Query):
+        raise SqlError(1, f"expected a SELECT, found {tree.key.upper()}")
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+    refs = []
+    for table in tree.find_all(exp.Table):
+        if not table.db and table.name in ctes:
+            continue
+        if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
+            continue
+        refs.append(_ref(table))
+    parameters = frozenset(p.name.lower() for p in tree.find_all(exp.Parameter))
+    return ParsedQuery(sql=sql, tree=tree, refs=tuple(refs), parameters=parameters,
+                       output_columns=_output_columns(tree))
+
+
+def _ref(table: exp.Table) -> TableRef:
+    parts = [p for p in (table.args.get("catalog"), table.args.get("db"), table.this) if p is not None]
+    metas = [p.meta for p in parts if p.meta and "start" in p.meta]
+    start = min(m["start"] for m in metas) if metas else -1
+    end = max(m["end"] for m in metas) if metas else -1
+    line = min(m["line"] for m in metas) if metas else 1
+    return TableRef(dataset=table.db, table=table.name, project=table.catalog, line=line,
+                    start=start, end=end, node=table)
+
+
+def _output_columns(tree: exp.Query) -> tuple[str, ...] | None:
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.left
+    if isinstance(select, exp.Subquery):
+        select = select.unnest()
+    if not isinstance(select, exp.Select):
+        return None
+    names = []
+    for projection in select.expressions:
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
+            return None
+        names.append(projection.alias_or_name)
+    return tuple(names)
+
+
+def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef], str]) -> str:
+    """The SQL with every table reference replaced by `qualify(ref)`, the rest untouched."""
+    text = parsed.sql
+    for ref in sorted(parsed.refs, key=lambda r: r.start, reverse=True):
+        if ref.start < 0:
+            raise SqlError(ref.line, f"cannot locate the reference to {ref.key} in the text")
+        text = text[:ref.start] + qualify(ref) + text[ref.end + 1:]
+    return text
+
+
+def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable[[TableRef], str | None]) -> list[tuple[TableRef, str]]:
+    """(reference, partition column) for every partitioned table read without a run filter."""
+    out = []
+    for ref in parsed.refs:
+        column = partition_column_of(ref)
+        if column is not None and not _filtered(ref.node, column):
+            out.append((ref, column))
+    return out
+
+
+def _filtered(table: exp.Table, column: str) -> bool:
+    """True when the SELECT that reads `table` has a condition (WHERE or the JOIN's ON) that
+    compares `column` of that table with @run_date or @run_time."""
+    select = table.find_ancestor(exp.Select)
+    if select is None:
+        return False
+    alias = table.alias_or_name
+    conditions = []
+    if select.args.get("where") is not None:
+        conditions.append(select.args["where"].this)
+    join = table.find_ancestor(exp.Join)
+    if join is not None and join.args.get("on") is not None:
+        conditions.append(join.args["on"])
+    for condition in conditions:
+        for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
+            params = {p.name.lower() for p in conjunct.find_all(exp.Parameter)}
+            if not params & set(RUN_PARAMETERS):
+                continue
+            for col in conjunct.find_all(exp.Column):
+                if col.name.lower() == column.lower() and col.table in ("", alias):
+                    return True
+    return False
