@@ -21,6 +21,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
+from .columns import PARTITION_TYPES, Column, read_columns
 from .problems import Problems
 from .schema import Field, read_mapping
 from .yamlfile import NAME, declaration_files, load_declaration
@@ -48,7 +49,14 @@ SOURCE_FIELDS = (
     Field("description", str, required=True, example="'Hubspot CRM, loaded by Fivetran.'"),
     Field("loader", str, required=True, example="fivetran"),
     Field("dataset_id", str, required=True, example="fivetran_hubspot"),
-    Field("tables", dict, default={}, example="{contact: {...}}"),
+    Field("tables", dict, required=True, example="{contact: {description: ..., columns: [...]}}"),
+)
+SOURCE_TABLE_FIELDS = (
+    Field("description", str, required=True, example="'One row per contact.'"),
+    Field("columns", list, required=True, example="[{name: id, type: STRING, description: ...}]"),
+    Field("partition_column", str, example="event_time"),
+    Field("massive", bool, default=False, example="true"),
+    Field("require_partition_filter", bool, default=False, example="true"),
 )
 
 
@@ -68,13 +76,26 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class SourceTable:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    partition_column: str | None  # reads must filter on it (cost guard)
+    require_partition_filter: bool  # set by the loader on massive tables; BigQuery enforces it
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partition_column is not None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     name: str
     file: str
     description: str
     loader: str
     dataset_id: str
-    tables: Mapping[str, Mapping]
+    tables: Mapping[str, SourceTable]
 
 
 def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
@@ -140,12 +161,49 @@ def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | Non
     if doc is None:
         return None
     file = doc.file
+    before = len(problems)
     v = read_mapping(doc, (), doc.data, SOURCE_FIELDS, problems, "a raw source")
-    if v is None or "dataset_id" not in v or "description" not in v or "loader" not in v:
+    if v is None:
         return None
-    if not _DATASET_ID.match(v["dataset_id"]):
+    if "dataset_id" in v and not _DATASET_ID.match(v["dataset_id"]):
         problems.add(file, doc.line(("dataset_id",)), "dataset_id", f"{v['dataset_id']!r} is not a dataset id",
                      "use letters, digits and underscores")
+    tables = {name: _source_table(doc, name, raw, problems) for name, raw in (v.get("tables") or {}).items()}
+    if len(problems) > before:
         return None
     return SourceSpec(name=path.stem, file=file, description=v["description"].strip(), loader=v["loader"],
-                      dataset_id=v["dataset_id"], tables=MappingProxyType(dict(v["tables"])))
+                      dataset_id=v["dataset_id"], tables=MappingProxyType(tables))
+
+
+def _source_table(doc, name: str, raw: object, problems: Problems) -> SourceTable | None:
+    path = ("tables", name)
+    key = f"tables.{name}"
+    if not NAME.match(name):
+        problems.add(doc.file, doc.line(path), key, f"{name!r} is not a table name",
+                     "use lower-case letters, digits and underscores")
+        return None
+    v = read_mapping(doc, path, raw, SOURCE_TABLE_FIELDS, problems, "a source table")
+    if not v or "columns" not in v or "description" not in v:
+        return None
+    columns = read_columns(doc, path + ("columns",), v["columns"], problems)
+    if columns is None:
+        return None
+    partition = v["partition_column"]
+    if partition is not None:
+        column = next((c for c in columns if c.name == partition), None)
+        if column is None or column.type not in PARTITION_TYPES:
+            problems.add(doc.file, doc.line(path + ("partition_column",)), f"{key}.partition_column",
+                         f"{partition!r} is not a DATE, TIMESTAMP or DATETIME column of the table",
+                         "name one of the table's date or timestamp columns")
+            return None
+    if v["massive"] and not (partition and v["require_partition_filter"]):
+        problems.add(doc.file, doc.line(path), f"{key}.require_partition_filter",
+                     "a massive table must be partitioned and require a partition filter",
+                     "set `partition_column:` and `require_partition_filter: true`")
+        return None
+    if v["require_partition_filter"] and not partition:
+        problems.add(doc.file, doc.line(path + ("require_partition_filter",)), f"{key}.require_partition_filter",
+                     "only a partitioned table can require a partition filter", "set `partition_column:`")
+        return None
+    return SourceTable(name=name, description=v["description"].strip(), columns=columns,
+                       partition_column=partition, require_partition_filter=v["require_partition_filter"])
