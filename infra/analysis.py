@@ -214,5 +214,6 @@ def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: L
             why = must_run_after(q.schedule, up.schedule, q.after_margin_minutes)
             if why:
                 what, _, fix = why.partition(": ")
-                problems.add(q.file, None, "schedule", f"runs too early for its input {up_key}: {what}",
+                problems.add(q.file, q.schedule_line, "schedule",
+                             f"{q.sql_file} runs too early for its input {up_key}: {what}",
                              fix or f"schedule it at least {q.after_margin_minutes} minutes after {up_key}")

@@ -84,6 +84,7 @@ class QuerySpec:
     columns: tuple[Column, ...]
     labels: Mapping[str, str]
     after_margin_minutes: int
+    schedule_line: int | None = None  # where the schedule is written, for problems about it
 
     @property
     def key(self) -> str:
@@ -166,7 +167,7 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
     columns = read_columns(doc, ("columns",), v["columns"], problems) if "columns" in v else None
     partitioning = _partitioning(doc, v.get("partitioning"), columns or (), problems)
     kind = v.get("kind", "table")
-    schedule = _schedule(doc, v, kind, problems)
+    schedule = _schedule(doc, v, kind, relative(sql_path, root), problems)
     _check_table_options(doc, v, kind, columns or (), partitioning, problems)
     try:
         sql = sql_path.read_text(encoding="utf-8")
@@ -183,10 +184,11 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
         write_disposition=v["write_disposition"], incremental=v["incremental"], partitioning=partitioning,
         clustering=tuple(v["clustering"]), columns=columns, labels=MappingProxyType(dict(v["labels"])),
         after_margin_minutes=v["after_margin_minutes"],
+        schedule_line=doc.lines.get(("schedule",)),
     )
 
 
-def _schedule(doc: Doc, v: dict, kind: str, problems: Problems) -> Schedule | None:
+def _schedule(doc: Doc, v: dict, kind: str, sql_file: str, problems: Problems) -> Schedule | None:
     text = v.get("schedule")
     if kind == "view":
         if text is not None and "schedule" in (doc.data or {}):
@@ -200,7 +202,7 @@ def _schedule(doc: Doc, v: dict, kind: str, problems: Problems) -> Schedule | No
     try:
         return parse_schedule(text)
     except ScheduleError as exc:
-        problems.add(doc.file, doc.line(("schedule",)), "schedule", exc.what, exc.fix)
+        problems.add(doc.file, doc.line(("schedule",)), "schedule", f"{exc.what} (when {sql_file} runs)", exc.fix)
         return None
 
 
