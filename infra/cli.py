@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -116,6 +117,63 @@ def graph(root: Path, stack: str, fmt: str) -> None:
         _report(str(exc), len(exc.problems))
         sys.exit(1)
     click.echo(warehouse.lineage.to_mermaid() if fmt == "mermaid" else warehouse.lineage.to_dot())
+
+
+@main_group.command()
+@click.option("--local", "local", is_flag=True, help="Run in a local BigQuery emulator (the only mode).")
+@click.option("--stack", default="dev", show_default=True, help="Stack to plan and build locally.")
+@click.option("--run-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The run's @run_date (default: tests/fixtures/_run.yaml).")
+@click.pass_obj
+def run(root: Path, local: bool, stack: str, run_date) -> None:
+    """Build the planned warehouse from fixtures in a local BigQuery emulator and check every contract."""
+    from .local.emulator import Emulator, EmulatorUnavailable
+    from .local.runner import LocalRun, LocalRunError, read_run_date
+    from .plan.runtime import ProgramError, run_program
+
+    if not local:
+        click.echo("run: only `--local` is supported (in the cloud, the Data Transfer Service runs the queries); "
+                   "fix: add --local", err=True)
+        sys.exit(2)
+    try:
+        warehouse = load_for_stack(root, stack)
+        plan_ = run_program(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
+    except ProgramError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    try:
+        day = run_date.date() if run_date else read_run_date(root)
+    except LocalRunError as exc:
+        click.echo(f"run --local: {exc}", err=True)
+        sys.exit(1)
+    width = max((len(q.spec.key) for q in warehouse.queries), default=20)
+
+    def show(result) -> None:
+        status = "contract OK" if result.ok else "; ".join(result.problems)
+        click.echo(f"  {result.key:<{width}}  {result.kind:<5}  {result.rows:>6}  {result.seconds:>7.2f}  {status}")
+
+    started = time.monotonic()
+    try:
+        with Emulator(project=warehouse.stack.project) as emulator:
+            click.echo(f"Local run of stack {stack!r}, @run_date {day}, BigQuery emulator at {emulator.url} "
+                       f"(started in {time.monotonic() - started:.1f} s)")
+            click.echo(f"  {'table':<{width}}  {'kind':<5}  {'rows':>6}  {'seconds':>7}  contract")
+            results = LocalRun(root, warehouse, plan_, emulator.client(), day, progress=show).run()
+    except (EmulatorUnavailable, LocalRunError) as exc:
+        click.echo(f"run --local: {exc}", err=True)
+        sys.exit(1)
+    built = [r for r in results if r.kind in ("table", "view")]
+    failed = [r for r in built if not r.ok]
+    sources = [r for r in results if r.kind == "source"]
+    click.echo(f"{len(sources)} source tables loaded ({sum(r.rows for r in sources)} fixture rows); "
+               f"{sum(r.kind == 'table' for r in built)} tables and {sum(r.kind == 'view' for r in built)} views built "
+               f"in {time.monotonic() - started:.1f} s; "
+               + (f"{len(failed)} failed their contract." if failed else "every contract OK."))
+    if failed:
+        sys.exit(1)
 
 
 def _read_plan_file(path: Path) -> dict:

@@ -16,6 +16,7 @@ Deliberately not here: parsing and checking the SQL (`sql.py`, `lineage.py`).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,7 +125,9 @@ def _defaults(root: Path, folder: Path, inherited: dict, problems: Problems) -> 
     doc = load_file(path, relative(path, root), problems)
     if doc is None:
         return dict(inherited)
-    v = read_mapping(doc, (), doc.data, DEFAULT_FIELDS, problems, "folder defaults") or {}
+    # Defaults hold any subset of the keys: what is required is checked on each merged query.
+    fields = tuple(dataclasses.replace(f, required=False) for f in DEFAULT_FIELDS)
+    v = read_mapping(doc, (), doc.data, fields, problems, "folder defaults") or {}
     merged = dict(inherited)
     merged.update({k: val for k, val in v.items() if k in (doc.data or {})})
     return merged

@@ -8,7 +8,9 @@ of its output columns when they are explicit. From that:
   the stack's fully qualified ones by replacing exactly those spans of the original text; the
   rest of the SQL reaches BigQuery byte for byte as the author wrote it (no re-rendering).
 - `partition_filter_problems()` is the cost guard: every read of a partitioned source must
-  filter its partition column against `@run_date`/`@run_time` in the same SELECT.
+  bound its partition column from below by `@run_date`/`@run_time` (`=`, `>=`, `BETWEEN`) in
+  the WHERE of the SELECT that reads it, or in its JOIN's ON. A filter applied later (on a CTE
+  built from the table) is not recognized: BigQuery may not prune on it either.
 
 Deliberately not here: which names exist (the caller passes a resolver) and the lineage graph
 (`lineage.py`).
@@ -145,10 +147,34 @@ def _filtered(table: exp.Table, column: str) -> bool:
         conditions.append(join.args["on"])
     for condition in conditions:
         for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
-            params = {p.name.lower() for p in conjunct.find_all(exp.Parameter)}
-            if not params & set(RUN_PARAMETERS):
-                continue
-            for col in conjunct.find_all(exp.Column):
-                if col.name.lower() == column.lower() and col.table in ("", alias):
-                    return True
+            if _bounds_partition(conjunct, column, alias):
+                return True
+    return False
+
+
+def _is_partition_column(node: exp.Expression, column: str, alias: str) -> bool:
+    """The partition column of the table, possibly wrapped: `e.event_time`, `DATE(event_time)`."""
+    cols = list(node.find_all(exp.Column))
+    return len(cols) == 1 and cols[0].name.lower() == column.lower() and cols[0].table in ("", alias)
+
+
+def _uses_run_parameter(node: exp.Expression) -> bool:
+    return any(p.name.lower() in RUN_PARAMETERS for p in node.find_all(exp.Parameter)) and \
+        not any(True for _ in node.find_all(exp.Column))
+
+
+def _bounds_partition(conjunct: exp.Expression, column: str, alias: str) -> bool:
+    """True for a predicate that limits the partition column from below by a run parameter:
+    `col = f(@run)`, `col >= f(@run)` (or `f(@run) <= col`), `col BETWEEN f(@run) AND ...`.
+    An upper bound alone (`col <= @run_date`) still scans every older partition."""
+    if isinstance(conjunct, exp.Between):
+        return _is_partition_column(conjunct.this, column, alias) and _uses_run_parameter(conjunct.args["low"])
+    if isinstance(conjunct, exp.EQ):
+        left, right = conjunct.left, conjunct.right
+        return (_is_partition_column(left, column, alias) and _uses_run_parameter(right)) or \
+            (_is_partition_column(right, column, alias) and _uses_run_parameter(left))
+    if isinstance(conjunct, (exp.GT, exp.GTE)):
+        return _is_partition_column(conjunct.left, column, alias) and _uses_run_parameter(conjunct.right)
+    if isinstance(conjunct, (exp.LT, exp.LTE)):
+        return _is_partition_column(conjunct.right, column, alias) and _uses_run_parameter(conjunct.left)
     return False

@@ -1,19 +1,21 @@
-"""Shared fixtures: the repository root, offline plans of the shipped stacks, and scratch copies
-of the project for tests that break a declaration on purpose."""
+"""Shared fixtures: the repository root, offline plans of the shipped stacks, scratch copies
+of the project for tests that break a declaration on purpose, and one local BigQuery emulator."""
 
 from __future__ import annotations
 
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from infra.local.emulator import Emulator
 from infra.plan.runtime import Plan, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups")
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups", "tests/fixtures")
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +56,12 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `python -m infra ...` in a child process, as a user would."""
     return subprocess.run([sys.executable, "-m", "infra", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One local BigQuery (bqemulator) for the whole session: starting one takes about 2 s, and
+    each test that uses it works in datasets of its own. Fails, not skips, when the emulator is
+    not installed: `make setup` installs it."""
+    with Emulator(project="acme-warehouse-dev") as emu:
+        yield emu

@@ -104,6 +104,18 @@ def test_partition_filter_forms_that_pass(project, where):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.parametrize("where", [
+    "WHERE e.event_time <= TIMESTAMP(@run_date)",
+    "WHERE DATE(e.event_time) = DATE(e.event_time) OR @run_date IS NULL",
+    "WHERE e.event_type = @run_date",
+])
+def test_filters_that_do_not_bound_the_partitions_fail(project, where):
+    add_query(project, "scheduled_queries/staging/amplitude", "stg_amplitude_count",
+              f"SELECT COUNT(*) AS n\nFROM amplitude.events AS e\n{where}\n", ONE_COLUMN)
+    [line] = problems_of(project)
+    assert "full scan of partitioned amplitude.events" in line
+
+
 def test_filter_on_another_table_does_not_count(project):
     add_query(project, "scheduled_queries/staging/amplitude", "stg_amplitude_count",
               "SELECT COUNT(*) AS n\nFROM amplitude.events AS e\n"

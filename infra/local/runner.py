@@ -1,0 +1,337 @@
+"""The local run: the planned warehouse built in a local BigQuery emulator from fixture rows.
+
+`run --local` plans the stack (the same mock-runtime run as `plan`), then, against the emulator:
+
+1. creates every dataset, declared table and view the plan declares, with the inputs the plan
+   holds (schema, partitioning, clustering, the view's SQL), and the raw sources' tables from
+   their declarations;
+2. loads the fixture rows (`tests/fixtures/<source>/<table>.jsonl`) into the raw sources;
+3. runs every scheduled query in dependency order, executing the SQL held in the plan's
+   `DataTransferConfig` params (not a copy of the files), with `@run_date` and `@run_time` set
+   as the Data Transfer Service would, and writes the result where its destination template
+   and write disposition say;
+4. checks each result against its declared columns (the contract): names and order, types,
+   no NULL in a REQUIRED column, and for an incremental query, rows only in its partition.
+
+Emulator gaps are worked around here, never in the SQL: writes go through DELETE + streaming
+insert (which behaves like WRITE_TRUNCATE of the table or of one partition) rather than a job
+destination with a partition decorator. See the README's "Local BigQuery" section.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import yaml
+
+from ..model import Warehouse
+from .gaps import adapt_for_emulator
+from ..plan.runtime import Plan, Registration
+
+FIXTURES = Path("tests") / "fixtures"
+DATASET = "gcp:bigquery/dataset:Dataset"
+TABLE = "gcp:bigquery/table:Table"
+TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
+# BigQuery answers with legacy type names in result schemas.
+_TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
+_TIMEOUT = 120  # seconds for one local query; the fixtures are small
+_TEMPLATE = re.compile(r"\{run_(date|time)(?:([+-])(\d+)([hms]))?(?:\|\"([^\"]*)\")?\}")
+
+
+@dataclass
+class Result:
+    key: str  # dataset.table
+    kind: str  # table or view
+    rows: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class LocalRunError(Exception):
+    """The local run could not start (no emulator, unreadable fixtures)."""
+
+
+def read_run_date(root: Path) -> dt.date:
+    path = root / FIXTURES / "_run.yaml"
+    try:
+        return dt.date.fromisoformat(str(yaml.safe_load(path.read_text(encoding="utf-8"))["run_date"]))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise LocalRunError(f"{FIXTURES / '_run.yaml'}: no readable `run_date: \"YYYY-MM-DD\"` ({exc}); "
+                            "fix: write the fixtures' run date there, or pass --run-date") from None
+
+
+def render_destination(template: str, run_time: dt.datetime) -> tuple[str, dt.date | None]:
+    """The Data Transfer Service's destination template -> (table, partition date or None).
+
+    Supports `{run_date}` and `{run_time[+-N(h|m|s)][|"strftime"]}` as the service does."""
+    def substitute(m: re.Match) -> str:
+        kind, sign, amount, unit, fmt = m.groups()
+        moment = run_time
+        if sign:
+            delta = dt.timedelta(**{{"h": "hours", "m": "minutes", "s": "seconds"}[unit]: int(amount)})
+            moment = moment + delta if sign == "+" else moment - delta
+        if kind == "date":
+            return moment.strftime(fmt or "%Y%m%d")
+        return moment.strftime(fmt or "%Y%m%d")
+    rendered = _TEMPLATE.sub(substitute, template)
+    table, _, decorator = rendered.partition("$")
+    return table, (dt.datetime.strptime(decorator, "%Y%m%d").date() if decorator else None)
+
+
+def run_time_of(run_date: dt.date, time_of_day: int | None) -> dt.datetime:
+    minutes = time_of_day or 0
+    return dt.datetime.combine(run_date, dt.time(minutes // 60, minutes % 60), tzinfo=dt.timezone.utc)
+
+
+class LocalRun:
+    """Builds the planned warehouse in an emulator through a `google.cloud.bigquery.Client`."""
+
+    def __init__(self, root: Path, warehouse: Warehouse, plan: Plan, client: Any, run_date: dt.date,
+                 progress: Callable[[Result], None] = lambda r: None):
+        self.root = root
+        self.warehouse = warehouse
+        self.plan = plan
+        self.client = client
+        self.run_date = run_date
+        self.progress = progress
+        self.by_name = {r.name: r for r in plan.resources}
+
+    # -- set-up -----------------------------------------------------------------------------
+    def create_datasets(self) -> None:
+        from google.cloud import bigquery
+
+        for r in self.plan.resources:
+            if r.type == DATASET:
+                ds = bigquery.Dataset(f"{r.inputs['project']}.{r.inputs['datasetId']}")
+                ds.location = r.inputs.get("location")
+                ds.description = r.inputs.get("description")
+                ds.labels = r.inputs.get("labels") or {}
+                self.client.create_dataset(ds, exists_ok=True)
+        for source in self.warehouse.sources:
+            self.client.create_dataset(bigquery.Dataset(f"{source.project}.{source.dataset_id}"), exists_ok=True)
+
+    def create_sources(self) -> list[Result]:
+        from google.cloud import bigquery
+
+        results = []
+        for source in self.warehouse.sources:
+            for name, spec in source.spec.tables.items():
+                started = time.monotonic()
+                table = bigquery.Table(f"{source.project}.{source.dataset_id}.{name}",
+                                       schema=[_field(c.as_bigquery_json()) for c in spec.columns])
+                if spec.partition_column:
+                    table.time_partitioning = bigquery.TimePartitioning(field=spec.partition_column)
+                    table.require_partition_filter = spec.require_partition_filter
+                # Recreated, so that a second run in the same emulator starts from the fixtures again.
+                self.client.delete_table(table, not_found_ok=True)
+                self.client.create_table(table)
+                rows = list(self._fixture_rows(source.name, name))
+                if rows:
+                    errors = self.client.insert_rows_json(table, rows)
+                    if errors:
+                        raise LocalRunError(f"fixture {source.name}/{name}.jsonl does not fit the table: {errors[:3]}")
+                results.append(Result(f"{source.name}.{name}", "source", len(rows), time.monotonic() - started))
+        return results
+
+    def _fixture_rows(self, source: str, table: str) -> Iterator[dict]:
+        path = self.root / FIXTURES / source / f"{table}.jsonl"
+        if not path.is_file():
+            return
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError as exc:
+                    raise LocalRunError(f"{path.relative_to(self.root)}:{number}: not JSON ({exc})") from None
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self) -> list[Result]:
+        self.create_datasets()
+        results = self.create_sources()
+        for key in self.warehouse.lineage.order():
+            query = next((q for q in self.warehouse.queries if q.spec.key == key), None)
+            if query is None:
+                continue
+            result = self._view(key) if query.spec.is_view else self._table(key)
+            results.append(result)
+            self.progress(result)
+        return results
+
+    def _create_table(self, r: Registration) -> Any:
+        from google.cloud import bigquery
+
+        i = r.inputs
+        table = bigquery.Table(f"{i['project']}.{i['datasetId']}.{i['tableId']}")
+        table.description = i.get("description")
+        if "view" in i:
+            table.view_query = i["view"]["query"]
+            table.view_use_legacy_sql = i["view"].get("useLegacySql", False)
+        else:
+            table.schema = [_field(f) for f in json.loads(i["schema"])]
+            tp = i.get("timePartitioning")
+            if tp:
+                table.time_partitioning = bigquery.TimePartitioning(type_=tp.get("type", "DAY"), field=tp.get("field"))
+            if i.get("clusterings"):
+                table.clustering_fields = i["clusterings"]
+            if i.get("requirePartitionFilter"):
+                table.require_partition_filter = True
+        self.client.delete_table(table, not_found_ok=True)
+        return self.client.create_table(table)
+
+    def _view(self, key: str) -> Result:
+        result = Result(key, "view")
+        started = time.monotonic()
+        spec = self._spec(key)
+        try:
+            self._create_table(self.by_name[f"{key}-view"])
+            job = self._query(f"SELECT * FROM `{self._address(key)}`")
+            rows = list(job.result(timeout=_TIMEOUT))
+            result.rows = len(rows)
+            result.problems = contract_problems(spec.columns, job.result(timeout=_TIMEOUT).schema, rows)
+        except Exception as exc:  # noqa: BLE001 - reported per view, the run goes on
+            result.problems = [f"failed: {_first_line(exc)}"]
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _table(self, key: str) -> Result:
+        from google.cloud import bigquery
+
+        result = Result(key, "table")
+        started = time.monotonic()
+        spec = self._spec(key)
+        transfer = self.by_name[f"{key}-transfer"].inputs
+        params = transfer["params"]
+        run_time = run_time_of(self.run_date, spec.schedule.time_of_day if spec.schedule else None)
+        try:
+            table = self._create_table(self.by_name[f"{key}-table"])
+            config = bigquery.QueryJobConfig(query_parameters=[
+                bigquery.ScalarQueryParameter("run_date", "DATE", self.run_date),
+                bigquery.ScalarQueryParameter("run_time", "TIMESTAMP", run_time),
+            ])
+            job = self._query(adapt_for_emulator(params["query"]), config)
+            rows = list(job.result(timeout=_TIMEOUT))
+            schema = job.result(timeout=_TIMEOUT).schema
+            result.rows = len(rows)
+            result.problems = contract_problems(spec.columns, schema, rows)
+            name, partition = render_destination(params["destination_table_name_template"], run_time)
+            if name != spec.name:
+                result.problems.append(f"destination template names {name!r}, not the declared table {spec.name!r}")
+            if partition is not None and spec.partitioning is not None:
+                result.problems += partition_problems(spec.partitioning.field, partition, schema, rows)
+            if not result.problems:
+                self._write(table, spec, params["write_disposition"], partition, schema, rows)
+        except Exception as exc:  # noqa: BLE001 - reported per table, the run goes on
+            result.problems = [f"failed: {_first_line(exc)}"]
+        result.seconds = time.monotonic() - started
+        return result
+
+    def _write(self, table: Any, spec, disposition: str, partition: dt.date | None, schema, rows) -> None:
+        """WRITE_TRUNCATE of the table (or of one partition), or WRITE_APPEND, as DELETE + insert."""
+        address = self._address(spec.key)
+        if disposition == "WRITE_TRUNCATE":
+            if partition is not None:
+                from google.cloud import bigquery
+
+                config = bigquery.QueryJobConfig(query_parameters=[
+                    bigquery.ScalarQueryParameter("partition", "DATE", partition)])
+                self._query(f"DELETE FROM `{address}` WHERE DATE({spec.partitioning.field}) = @partition",
+                            config).result(timeout=_TIMEOUT)
+            else:
+                self._query(f"DELETE FROM `{address}` WHERE TRUE").result(timeout=_TIMEOUT)
+        if rows:
+            # Streaming inserts take JSON columns as JSON text, like BigQuery's insertAll.
+            json_columns = {f.name for f in schema if f.field_type == "JSON"}
+            payload = [{f.name: (json.dumps(row[f.name]) if f.name in json_columns and row[f.name] is not None
+                                 and not isinstance(row[f.name], str) else _jsonable(row[f.name]))
+                        for f in schema} for row in rows]
+            errors = self.client.insert_rows_json(table, payload)
+            if errors:
+                raise LocalRunError(f"insert into {spec.key} failed: {errors[:3]}")
+
+    def _query(self, sql: str, config: Any = None) -> Any:
+        """A query job without the client's long retries: the emulator answers some failures
+        with HTTP 500, which the client would otherwise retry for ten minutes."""
+        from google.api_core.retry import Retry
+
+        return self.client.query(sql, job_config=config, retry=Retry(deadline=_TIMEOUT), job_retry=None)
+
+    def _spec(self, key: str):
+        return next(q.spec for q in self.warehouse.queries if q.spec.key == key)
+
+    def _address(self, key: str) -> str:
+        dataset, table = key.split(".")
+        d = next(d for d in self.warehouse.datasets if d.name == dataset)
+        return f"{d.project}.{d.dataset_id}.{table}"
+
+
+def contract_problems(columns, schema, rows) -> list[str]:
+    """Differences between the declared columns and a result (schema and rows)."""
+    problems = []
+    got = [(f.name, _TYPE_ALIASES.get(f.field_type, f.field_type)) for f in schema]
+    want = [(c.name, c.type) for c in columns]
+    if [n.lower() for n, _ in got] != [n.lower() for n, _ in want]:
+        problems.append(f"columns are {', '.join(n for n, _ in got)}; declared {', '.join(n for n, _ in want)}")
+        return problems
+    for (name, got_type), column in zip(got, columns):
+        if got_type != column.type:
+            problems.append(f"{name} is {got_type}, declared {column.type}")
+        if column.mode == "REQUIRED":
+            nulls = sum(1 for row in rows if row[name] is None)
+            if nulls:
+                problems.append(f"{name} is REQUIRED but {nulls} row(s) have NULL")
+    return problems
+
+
+def partition_problems(field_name: str, partition: dt.date, schema, rows) -> list[str]:
+    names = [f.name for f in schema]
+    if field_name not in names:
+        return []
+    outside = {_as_date(row[field_name]) for row in rows} - {partition}
+    if outside:
+        days = ", ".join(sorted(str(d) for d in outside))
+        return [f"rows outside the partition {partition} it replaces: {days}"]
+    return []
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _field(column: dict):
+    from google.cloud import bigquery
+
+    return bigquery.SchemaField(column["name"], column["type"], mode=column.get("mode", "NULLABLE"),
+                                description=column.get("description"))
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _first_line(exc: Exception) -> str:
+    text = getattr(exc, "message", None) or str(exc)
+    return text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__

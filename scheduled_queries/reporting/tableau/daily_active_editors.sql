@@ -1,0 +1,8 @@
+-- Daily active editors of the apps per block type, for the product dashboard.
+SELECT
+  event_date,
+  platform,
+  block_type,
+  active_editors,
+  block_edits
+FROM mart.product_daily_active_editors

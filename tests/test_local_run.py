@@ -1,0 +1,139 @@
+"""The local run: the planned warehouse built from the fixtures in the BigQuery emulator, every
+scheduled query run from the plan's DataTransferConfig SQL, every contract checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from infra.columns import Column
+from infra.local.gaps import adapt_for_emulator
+from infra.local.runner import LocalRun, contract_problems, read_run_date, render_destination
+from infra.warehouse import load_for_stack
+
+from .conftest import ROOT, run_cli
+
+
+@pytest.fixture(scope="module")
+def local_run(emulator, dev_plan):
+    warehouse = load_for_stack(ROOT, "dev")
+    run = LocalRun(ROOT, warehouse, dev_plan, emulator.client(), read_run_date(ROOT))
+    return warehouse, run, {r.key: r for r in run.run()}
+
+
+def rows(emulator, sql):
+    return [dict(r) for r in emulator.client().query(sql).result()]
+
+
+def test_every_query_and_view_is_built_with_its_contract(local_run):
+    warehouse, _, results = local_run
+    keys = {q.spec.key for q in warehouse.queries}
+    assert keys <= results.keys()
+    failed = {k: results[k].problems for k in keys if not results[k].ok}
+    assert not failed
+    assert all(results[k].rows > 0 for k in keys), {k: results[k].rows for k in keys if not results[k].rows}
+
+
+def test_the_sql_run_is_the_plans_not_the_files(local_run, dev_plan):
+    _, run, _ = local_run
+    transfer = run.by_name["mart.revenue_mrr-transfer"].inputs["params"]["query"]
+    assert "`acme-warehouse-dev.dev_stg_external.stg_stripe_subscriptions`" in transfer
+
+
+def test_incremental_tables_hold_only_the_day_before_the_run(local_run, emulator):
+    got = rows(emulator, "SELECT DISTINCT event_date FROM `acme-warehouse-dev.dev_stg_external.amplitude_events` "
+                         "WHERE event_date >= '2000-01-01'")
+    assert got == [{"event_date": dt.date(2026, 11, 1)}]
+    got = rows(emulator, "SELECT DISTINCT as_of_date FROM `acme-warehouse-dev.dev_mart.revenue_mrr`")
+    assert got == [{"as_of_date": dt.date(2026, 11, 1)}]
+
+
+def test_app_events_are_the_app_subset_with_properties_extracted(local_run, emulator):
+    app = rows(emulator, "SELECT platform, block_type FROM `acme-warehouse-dev.dev_stg_external.amplitude_app_events` "
+                         "WHERE event_date = '2026-11-01'")
+    assert app and {r["platform"] for r in app} <= {"iOS", "Android"}
+    assert any(r["block_type"] for r in app)
+
+
+def test_views_read_the_marts(local_run, emulator):
+    total = rows(emulator, "SELECT SUM(mrr_usd) AS v FROM `acme-warehouse-dev.dev_reporting.mrr_daily`")[0]["v"]
+    direct = rows(emulator, "SELECT SUM(mrr_usd) AS v FROM `acme-warehouse-dev.dev_mart.revenue_mrr`")[0]["v"]
+    assert total == pytest.approx(direct) and total > 0
+
+
+def test_a_second_run_in_the_same_emulator_gives_the_same_rows(local_run):
+    _, run, first = local_run
+    second = {r.key: r for r in run.run()}
+    assert {k: r.rows for k, r in second.items()} == {k: r.rows for k, r in first.items()}
+
+
+def test_run_local_command_from_a_fresh_process():
+    result = run_cli("run", "--local", "--stack", "prod")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "every contract OK" in result.stdout
+    assert "mart.revenue_mrr" in result.stdout and "production" not in result.stderr
+
+
+def test_a_broken_contract_fails_the_run(project):
+    path = project / "scheduled_queries/mart/revenue/revenue_mrr.yaml"
+    path.write_text(path.read_text().replace("{name: mrr_usd, type: FLOAT64", "{name: mrr_usd, type: INT64"))
+    result = run_cli("--root", str(project), "run", "--local")
+    assert result.returncode == 1
+    assert "mrr_usd is FLOAT64, declared INT64" in result.stdout
+    assert "failed their contract" in result.stdout
+
+
+def test_run_requires_local():
+    result = run_cli("run")
+    assert result.returncode == 2 and "only `--local` is supported" in result.stderr
+
+
+@pytest.mark.parametrize("template, table, partition", [
+    ("revenue_mrr", "revenue_mrr", None),
+    ('revenue_mrr${run_time-24h|"%Y%m%d"}', "revenue_mrr", dt.date(2026, 11, 1)),
+    ("events${run_date}", "events", dt.date(2026, 11, 2)),
+    ('t_{run_time+1h|"%Y%m%d_%H"}', "t_20261102_05", None),
+])
+def test_destination_templates(template, table, partition):
+    run_time = dt.datetime(2026, 11, 2, 4, 10, tzinfo=dt.timezone.utc)
+    assert render_destination(template, run_time) == (table, partition)
+
+
+def test_emulator_week_rewrite_only_touches_the_broken_construct():
+    plain = "SELECT DATE_TRUNC(d, MONTH) AS m FROM t -- untouched"
+    assert adapt_for_emulator(plain) == plain
+    adapted = adapt_for_emulator("SELECT DATE_TRUNC(d, WEEK(MONDAY)) AS w FROM t")
+    assert "WEEK(" not in adapted and "DAYOFWEEK" in adapted and "- 2 + 7" in adapted
+
+
+def test_emulator_week_rewrite_matches_bigquery(emulator):
+    # BigQuery: the Monday-based week of Sunday 2026-11-01 starts on Monday 2026-10-26.
+    sql = adapt_for_emulator("SELECT DATE_TRUNC(DATE '2026-11-01', WEEK(MONDAY)) AS w, "
+                             "DATE_TRUNC(DATE '2026-11-02', ISOWEEK) AS i")
+    assert rows(emulator, sql) == [{"w": dt.date(2026, 10, 26), "i": dt.date(2026, 11, 2)}]
+
+
+def test_contract_problems():
+    from google.cloud.bigquery import SchemaField
+
+    columns = (Column("a", "INT64", "REQUIRED", "x"), Column("b", "STRING", "NULLABLE", "y"))
+    assert contract_problems(columns, [SchemaField("a", "INTEGER"), SchemaField("b", "STRING")], [{"a": 1, "b": None}]) == []
+    assert contract_problems(columns, [SchemaField("a", "INTEGER"), SchemaField("b", "STRING")], [{"a": None, "b": "x"}]) \
+        == ["a is REQUIRED but 1 row(s) have NULL"]
+    assert contract_problems(columns, [SchemaField("b", "STRING"), SchemaField("a", "INTEGER")], []) \
+        == ["columns are b, a; declared a, b"]
+    assert contract_problems(columns, [SchemaField("a", "FLOAT"), SchemaField("b", "STRING")], []) \
+        == ["a is FLOAT64, declared INT64"]
+
+
+def test_fixtures_are_json_lines_matching_their_source_columns():
+    warehouse = load_for_stack(ROOT, "dev")
+    for source in warehouse.sources:
+        for name, table in source.spec.tables.items():
+            path = ROOT / "tests/fixtures" / source.name / f"{name}.jsonl"
+            assert path.is_file(), path
+            declared = {c.name for c in table.columns}
+            for line in path.read_text().splitlines():
+                assert set(json.loads(line)) <= declared, (path, line)
