@@ -76,18 +76,9 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
     """Run the program under Pulumi's mock runtime and show the resources it declares."""
     from .plan.diff import diff_plans, render_diff
     from .plan.render import render_counts, render_tree
-    from .plan.runtime import ProgramError, run_program
 
     old = _read_plan_file(diff_path) if diff_path is not None else None
-    try:
-        load_for_stack(root, stack)  # the stack file with line numbers, before any runtime
-        result = run_program(root, stack)
-    except ProblemsError as exc:
-        _report(str(exc), len(exc.problems))
-        sys.exit(1)
-    except ProgramError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+    _, result = _load_and_plan(root, stack)
     document = result.as_json()
     if json_path is not None:
         text = json.dumps(document, indent=2, sort_keys=True) + "\n"
@@ -129,21 +120,12 @@ def run(root: Path, local: bool, stack: str, run_date) -> None:
     """Build the planned warehouse from fixtures in a local BigQuery emulator and check every contract."""
     from .local.emulator import Emulator, EmulatorUnavailable
     from .local.runner import LocalRun, LocalRunError, read_run_date
-    from .plan.runtime import ProgramError, run_program
 
     if not local:
         click.echo("run: only `--local` is supported (in the cloud, the Data Transfer Service runs the queries); "
                    "fix: add --local", err=True)
         sys.exit(2)
-    try:
-        warehouse = load_for_stack(root, stack)
-        plan_ = run_program(root, stack)
-    except ProblemsError as exc:
-        _report(str(exc), len(exc.problems))
-        sys.exit(1)
-    except ProgramError as exc:
-        click.echo(str(exc), err=True)
-        sys.exit(1)
+    warehouse, plan_ = _load_and_plan(root, stack)
     try:
         day = run_date.date() if run_date else read_run_date(root)
     except LocalRunError as exc:
@@ -174,6 +156,20 @@ def run(root: Path, local: bool, stack: str, run_date) -> None:
                + (f"{len(failed)} failed their contract." if failed else "every contract OK."))
     if failed:
         sys.exit(1)
+
+
+def _load_and_plan(root: Path, stack: str):
+    """The validated warehouse (problems with line numbers, before any runtime) and its plan;
+    exit 1 with one line per problem on bad input."""
+    from .plan.runtime import ProgramError, run_program
+
+    try:
+        return load_for_stack(root, stack), run_program(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+    except ProgramError as exc:
+        click.echo(str(exc), err=True)
+    sys.exit(1)
 
 
 def _read_plan_file(path: Path) -> dict:

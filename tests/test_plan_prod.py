@@ -150,3 +150,58 @@ def test_components_parent_their_children(prod_plan):
     for r in prod_plan.resources:
         if r.custom:
             assert by_urn[r.parent].type.startswith("warehouse:"), r.urn
+
+
+TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
+TABLE = "gcp:bigquery/table:Table"
+
+
+def test_every_scheduled_query_has_a_transfer_with_location_runner_and_topic(prod_plan):
+    from infra.warehouse import load_for_stack
+
+    from .conftest import ROOT
+
+    warehouse = load_for_stack(ROOT, "prod")
+    tables = {q.spec.key for q in warehouse.queries if not q.spec.is_view}
+    transfers = {r.name.removesuffix("-transfer"): r for r in prod_plan.resources if r.type == TRANSFER}
+    assert set(transfers) == tables and len(tables) >= 20
+    for key, r in transfers.items():
+        i = r.inputs
+        assert i["dataSourceId"] == "scheduled_query"
+        assert i["location"] == "US"
+        assert i["serviceAccountName"] == "wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com"
+        assert i["notificationPubsubTopic"] == "projects/acme-warehouse-prod/topics/warehouse-scheduled-queries"
+        assert i["emailPreferences"] == {"enableFailureEmail": True}
+        assert "acme-warehouse-prod.production_" in i["params"]["query"] or "acme-warehouse-prod." in i["params"]["query"]
+        assert i["params"]["write_disposition"] in ("WRITE_TRUNCATE", "WRITE_APPEND")
+        table_urn = next(u for u in r.dependencies if u.endswith(f"::{key}-table"))
+        assert table_urn
+
+
+def test_no_view_uses_legacy_sql_and_tables_are_protected_with_schema_ignored(prod_plan):
+    views = [r for r in prod_plan.resources if r.type == TABLE and "view" in r.inputs]
+    tables = [r for r in prod_plan.resources if r.type == TABLE and "view" not in r.inputs]
+    assert len(views) >= 5 and len(tables) >= 20
+    assert all(r.inputs["view"]["useLegacySql"] is False for r in views)
+    for r in tables:
+        assert r.protect and r.inputs["deletionProtection"] is True and r.ignore_changes == ["schema"]
+        assert r.inputs["schema"] and r.inputs["description"]
+
+
+def test_marts_authorize_the_datasets_whose_views_read_them(prod_plan):
+    mart = datasets(prod_plan)["production_mart"].inputs["accesses"]
+    authorized = {e["dataset"]["dataset"]["datasetId"] for e in mart if "dataset" in e}
+    assert authorized == {"production_reporting", "production_census"}
+    assert all(e["dataset"]["targetTypes"] == ["VIEWS"] for e in mart if "dataset" in e)
+    # The consuming datasets exist before the ACL that names them.
+    deps = datasets(prod_plan)["production_mart"].dependencies
+    assert any(u.endswith("::reporting-dataset") for u in deps) and any(u.endswith("::census-dataset") for u in deps)
+
+
+def test_the_transfer_service_agent_can_run_as_the_runner_and_publish(prod_plan):
+    agent = "serviceAccount:service-804213975511@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+    token = next(r for r in prod_plan.resources if r.type == "gcp:serviceaccount/iAMMember:IAMMember")
+    assert token.inputs["role"] == "roles/iam.serviceAccountTokenCreator" and token.inputs["member"] == agent
+    assert "wh-query-runner@" in token.inputs["serviceAccountId"]
+    publisher = next(r for r in prod_plan.resources if r.type == "gcp:pubsub/topicIAMMember:TopicIAMMember")
+    assert publisher.inputs["role"] == "roles/pubsub.publisher" and publisher.inputs["member"] == agent

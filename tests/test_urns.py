@@ -28,3 +28,10 @@ def test_urns_do_not_depend_on_the_stack_prefix(prod_plan, dev_plan):
         return {r.urn.split("::", 2)[2] for r in plan.resources if r.custom}
     assert names(prod_plan) >= {u.split("::", 2)[2] for u in EXPECTED_DATASET_URNS}
     assert {u.split("::", 2)[2] for u in EXPECTED_DATASET_URNS} <= names(dev_plan)
+
+
+def test_declared_table_urns_follow_dataset_and_table_names(prod_plan):
+    urns = {r.urn for r in prod_plan.resources if r.type == "gcp:bigquery/table:Table" and "view" not in r.inputs}
+    for expected in ("mart.revenue_mrr", "stg_external.amplitude_events", "stg_external.stg_stripe_subscriptions"):
+        assert (f"urn:pulumi:prod::warehouse::warehouse:query:ScheduledQuery$gcp:bigquery/table:Table::"
+                f"{expected}-table") in urns
