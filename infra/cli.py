@@ -134,6 +134,10 @@ def run(root: Path, local: bool, stack: str, run_date) -> None:
     width = max((len(q.spec.key) for q in warehouse.queries), default=20)
 
     def show(result) -> None:
+        if result.kind == "backup":
+            status = "snapshots OK" if result.ok else "; ".join(result.problems)
+            click.echo(f"  {result.key:<{width}}  {'snap':<5}  {result.rows:>6}  {result.seconds:>7.2f}  {status}")
+            return
         status = "contract OK" if result.ok else "; ".join(result.problems)
         click.echo(f"  {result.key:<{width}}  {result.kind:<5}  {result.rows:>6}  {result.seconds:>7.2f}  {status}")
 
@@ -148,14 +152,35 @@ def run(root: Path, local: bool, stack: str, run_date) -> None:
         click.echo(f"run --local: {exc}", err=True)
         sys.exit(1)
     built = [r for r in results if r.kind in ("table", "view")]
-    failed = [r for r in built if not r.ok]
+    snapshots = [r for r in results if r.kind == "backup"]
+    failed = [r for r in built + snapshots if not r.ok]
     sources = [r for r in results if r.kind == "source"]
     click.echo(f"{len(sources)} source tables loaded ({sum(r.rows for r in sources)} fixture rows); "
                f"{sum(r.kind == 'table' for r in built)} tables and {sum(r.kind == 'view' for r in built)} views built "
-               f"in {time.monotonic() - started:.1f} s; "
-               + (f"{len(failed)} failed their contract." if failed else "every contract OK."))
+               f"and {sum(r.rows for r in snapshots)} snapshots taken in {time.monotonic() - started:.1f} s; "
+               + (f"{len(failed)} failed." if failed else "every contract OK."))
     if failed:
         sys.exit(1)
+
+
+@main_group.group()
+def backups() -> None:
+    """Backups: coverage of a stack, the snapshots of a table."""
+
+
+@backups.command()
+@click.option("--stack", default="prod", show_default=True)
+@click.pass_obj
+def coverage(root: Path, stack: str) -> None:
+    """Every dataset and table with its policies, recovery points and retention."""
+    from .coverage import coverage_rows, render_coverage
+
+    try:
+        warehouse = load_for_stack(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
+    click.echo(render_coverage(warehouse, coverage_rows(warehouse)))
 
 
 def _load_and_plan(root: Path, stack: str):
@@ -191,3 +216,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0)
     return 0
+
+
+from .restore_cli import register; register(main_group)  # noqa: E402 - `restore`, `backups list`

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .analysis import ResolvedQuery
+from .backup_plan import BackupPlan
 from .datasets import DatasetSpec, SourceSpec
 from .lineage import Lineage
 from .principals import Principal
@@ -20,6 +21,7 @@ from .stack_config import StackConfig
 
 
 RUNNER_ROLE = "runner"
+BACKUP_ROLE = "backup"
 
 
 @dataclass(frozen=True, order=True)
@@ -119,6 +121,13 @@ class Warehouse:
     roles: tuple[Role, ...]
     queries: tuple[ResolvedQuery, ...] = ()
     lineage: Lineage | None = None
+    backups: BackupPlan | None = None
+
+    @property
+    def backup_account(self) -> ServiceAccount | None:
+        """The service account the backup jobs run as (roles/backup.yaml)."""
+        role = next((r for r in self.roles if r.name == BACKUP_ROLE), None)
+        return role.service_account if role else None
 
     @property
     def runner(self) -> ServiceAccount | None:

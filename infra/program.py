@@ -17,7 +17,10 @@ from .components.role import RoleArgs, WarehouseRole
 from .components.scheduled_query import ScheduledQuery, ScheduledQueryArgs
 from .components.scheduling import Scheduling, SchedulingArgs
 from .components.view import View, ViewArgs
-from .model import RUNNER_ROLE, Warehouse
+from .components.backup import (CrossRegionCopy, CrossRegionCopyArgs, OneOffCopy, OneOffCopyArgs, SnapshotPolicy,
+                                SnapshotPolicyArgs)
+from .model import BACKUP_ROLE, RUNNER_ROLE, Warehouse
+from .snapshot_sql import snapshot_script
 from .problems import Problems, ProblemsError
 from .stack_config import from_runtime_strings
 from .warehouse import MANAGED_BY, load_declarations, load_warehouse, repository_root
@@ -45,11 +48,11 @@ def declare(warehouse: Warehouse) -> None:
     roles = {r.name: WarehouseRole(r.name, RoleArgs(role=r, project=project)) for r in warehouse.roles}
     datasets = _declare_datasets(warehouse, roles)
     by_name = {d.name: d for d in warehouse.datasets}
-    scheduling = None
-    if any(not q.spec.is_view for q in warehouse.queries):
-        scheduling = Scheduling("scheduling", SchedulingArgs(
-            project=project, project_number=stack.project_number, runner=roles[RUNNER_ROLE].account,
-            labels={"environment": stack.environment, "managed-by": MANAGED_BY}))
+    accounts = {name: roles[name].account for name in (RUNNER_ROLE, BACKUP_ROLE)
+                if name in roles and roles[name].account is not None}
+    scheduling = Scheduling("scheduling", SchedulingArgs(
+        project=project, project_number=stack.project_number, accounts=accounts,
+        labels={"environment": stack.environment, "managed-by": MANAGED_BY})) if accounts else None
     built: dict[str, pulumi.Resource] = {}
     for key in warehouse.lineage.order() if warehouse.lineage else ():
         query = next((q for q in warehouse.queries if q.spec.key == key), None)
@@ -68,8 +71,37 @@ def declare(warehouse: Warehouse) -> None:
                 query=query, project=project, dataset=datasets[spec.dataset].dataset, dataset_id=dataset.dataset_id,
                 location=dataset.location, labels=labels, protect=stack.protect,
                 runner_email=warehouse.runner.email, notification_topic=scheduling.topic_id,
-                depends_on=[scheduling.token_creator])).table
+                depends_on=[scheduling.token_creators[RUNNER_ROLE]])).table
+    if warehouse.backups is not None:
+        _declare_backups(warehouse, datasets, scheduling)
     pulumi.export("datasets", {d.name: d.dataset_id for d in warehouse.datasets})
+
+
+def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset], scheduling: Scheduling) -> None:
+    stack, plan = warehouse.stack, warehouse.backups
+    by_name = {d.name: d for d in warehouse.datasets}
+    account = warehouse.backup_account
+    for job in plan.snapshots:
+        backup = by_name[job.backup_dataset]
+        script = snapshot_script(stack.project, tuple(by_name[n].dataset_id for n in job.datasets),
+                                 backup.dataset_id, job.policy.name, job.policy.retention_days)
+        SnapshotPolicy(job.policy.name, SnapshotPolicyArgs(
+            project=stack.project, location=job.location, schedule=job.policy.schedule.text, script=script,
+            service_account=account.email, notification_topic=scheduling.topic_id,
+            depends_on=[datasets[job.backup_dataset].dataset, scheduling.token_creators[BACKUP_ROLE]]))
+    for job in plan.copies:
+        CrossRegionCopy(f"{job.policy.name}.{job.dataset}", CrossRegionCopyArgs(
+            project=stack.project, source_dataset_id=by_name[job.dataset].dataset_id,
+            destination=datasets[job.destination_dataset].dataset,
+            destination_location=job.policy.destination_location, schedule=job.policy.schedule.text,
+            service_account=account.email, notification_topic=scheduling.topic_id,
+            depends_on=[datasets[job.dataset].dataset, scheduling.token_creators[BACKUP_ROLE]]))
+    for copy in plan.declarations.copies:
+        (src_ds, src_table), (dst_ds, dst_table) = copy.source.split("."), copy.destination.split(".")
+        OneOffCopy(copy.name, OneOffCopyArgs(
+            project=stack.project, location=by_name[src_ds].location,
+            source=(by_name[src_ds].dataset_id, src_table), destination=(by_name[dst_ds].dataset_id, dst_table),
+            depends_on=[datasets[dst_ds].dataset]))
 
 
 def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> dict[str, WarehouseDataset]:

@@ -22,7 +22,9 @@ from types import MappingProxyType
 from .access import dataset_acl
 from .datasets import DatasetSpec, load_datasets
 from .analysis import analyze
-from .model import RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
+from .backup_plan import plan_backups
+from .backups import load_backups
+from .model import BACKUP_ROLE, RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
 from .problems import Problems
 from .schema import closest, suggest
 from .queries import load_queries
@@ -63,18 +65,23 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     _check_grant_targets(role_specs, _stems(root / "datasets"), problems)
     unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
                (_stems(root / "datasets") - {d.name for d in specs})
+    backup_specs, backups = plan_backups(load_backups(root, problems), specs, stack, problems, unloaded)
     analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
     if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):
         problems.add("roles", None, RUNNER_ROLE, "scheduled queries need the runner service account",
                      f"add roles/{RUNNER_ROLE}.yaml with `members: service_account`")
     consumers = {name: tuple((stack.project, stack.dataset_prefix + c) for c in sorted(names))
                  for name, names in analysis.authorizations.items()}
-    datasets = tuple(_resolve_dataset(spec, roles, stack, consumers.get(spec.name, ())) for spec in specs)
+    datasets = tuple(_resolve_dataset(spec, roles, stack, consumers.get(spec.name, ()))
+                     for spec in (*specs, *backup_specs))
+    if (backups.snapshots or backups.copies) and not any(r.name == BACKUP_ROLE and r.service_account for r in roles):
+        problems.add("roles", None, BACKUP_ROLE, "backup policies need the backup service account",
+                     f"add roles/{BACKUP_ROLE}.yaml with `members: service_account`")
     sources = tuple(Source(spec=s, project=stack.source_project) for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
     problems.raise_if_any()
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
-                     queries=analysis.queries, lineage=analysis.lineage)
+                     queries=analysis.queries, lineage=analysis.lineage, backups=backups)
 
 
 def _stems(folder: Path) -> set[str]:

@@ -82,7 +82,7 @@ def test_a_broken_contract_fails_the_run(project):
     result = run_cli("--root", str(project), "run", "--local")
     assert result.returncode == 1
     assert "mrr_usd is FLOAT64, declared INT64" in result.stdout
-    assert "failed their contract" in result.stdout
+    assert "failed." in result.stdout
 
 
 def test_run_requires_local():
@@ -137,3 +137,13 @@ def test_fixtures_are_json_lines_matching_their_source_columns():
             declared = {c.name for c in table.columns}
             for line in path.read_text().splitlines():
                 assert set(json.loads(line)) <= declared, (path, line)
+
+
+def test_snapshot_policies_run_locally_with_the_scripts_names(local_run, emulator):
+    _, _, results = local_run
+    snaps = {k: r for k, r in results.items() if r.kind == "backup"}
+    assert set(snaps) == {"backup_us <- daily_snapshots", "backup_us <- monthly_snapshots"}
+    assert all(r.ok and r.rows > 0 for r in snaps.values())
+    names = {t.table_id for t in emulator.client().list_tables("acme-warehouse-dev.dev_backup_us")}
+    assert "dev_mart__revenue_mrr__daily_snapshots__20261102T0610" in names
+    assert "dev_ml__ml_churn_features__monthly_snapshots__20261102T0640" in names

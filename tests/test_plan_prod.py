@@ -17,14 +17,19 @@ ANALYSTS = ("groupByEmail", "data-analysts@acme.com")
 READERS = ("groupByEmail", "data-readers@acme.com")
 
 
-def datasets(plan: Plan) -> dict[str, dict]:
-    return {r.inputs["datasetId"]: r for r in plan.resources if r.type == DATASET}
+BACKUP_DATASETS = {"production_backup_us", "production_dr_mart", "production_dr_stg_external"}
+
+
+def datasets(plan: Plan, backups: bool = False) -> dict[str, dict]:
+    """The warehouse's datasets (and with `backups`, the backup datasets too)."""
+    return {r.inputs["datasetId"]: r for r in plan.resources
+            if r.type == DATASET and (backups or r.inputs["labels"]["layer"] != "backup")}
 
 
 def grants(plan: Plan, who: tuple[str, str]) -> dict[str, str]:
-    """dataset id -> role for one (field, value) identity."""
+    """dataset id -> role for one (field, value) identity, backup datasets included."""
     out = {}
-    for ds_id, r in datasets(plan).items():
+    for ds_id, r in datasets(plan, backups=True).items():
         for entry in r.inputs["accesses"]:
             if entry.get(who[0]) == who[1]:
                 assert ds_id not in out, f"{who} appears twice in {ds_id}"
@@ -34,11 +39,12 @@ def grants(plan: Plan, who: tuple[str, str]) -> dict[str, str]:
 
 def test_prod_declares_exactly_the_seven_datasets(prod_plan):
     assert set(datasets(prod_plan)) == PROD_DATASETS
+    assert set(datasets(prod_plan, backups=True)) == PROD_DATASETS | BACKUP_DATASETS
 
 
 def test_every_dataset_has_project_owners_as_owner(prod_plan, dev_plan):
     for plan in (prod_plan, dev_plan):
-        for ds_id, r in datasets(plan).items():
+        for ds_id, r in datasets(plan, backups=True).items():
             assert {"role": "OWNER", "specialGroup": "projectOwners"} in r.inputs["accesses"], ds_id
 
 
@@ -80,7 +86,7 @@ def test_tableau_reads_reporting_only(prod_plan):
 
 def test_admin_group_owns_every_dataset(prod_plan):
     g = grants(prod_plan, ("groupByEmail", "data-platform-admins@acme.com"))
-    assert g == {d: "OWNER" for d in PROD_DATASETS}
+    assert g == {d: "OWNER" for d in PROD_DATASETS | BACKUP_DATASETS}
 
 
 @pytest.mark.parametrize("stack", ["prod_plan", "dev_plan"])
@@ -142,7 +148,7 @@ def test_dev_never_collides_with_prod(prod_plan, dev_plan):
 
 def test_datasets_wait_for_the_service_accounts_they_name(prod_plan):
     census = datasets(prod_plan)["production_census"]
-    assert sorted(u.rsplit("::", 1)[1] for u in census.dependencies) == ["runner-sa", "sync_census-sa"]
+    assert sorted(u.rsplit("::", 1)[1] for u in census.dependencies) == ["backup-sa", "runner-sa", "sync_census-sa"]
 
 
 def test_components_parent_their_children(prod_plan):
@@ -163,7 +169,8 @@ def test_every_scheduled_query_has_a_transfer_with_location_runner_and_topic(pro
 
     warehouse = load_for_stack(ROOT, "prod")
     tables = {q.spec.key for q in warehouse.queries if not q.spec.is_view}
-    transfers = {r.name.removesuffix("-transfer"): r for r in prod_plan.resources if r.type == TRANSFER}
+    transfers = {r.name.removesuffix("-transfer"): r for r in prod_plan.resources
+                 if r.type == TRANSFER and r.name.endswith("-transfer")}
     assert set(transfers) == tables and len(tables) >= 20
     for key, r in transfers.items():
         i = r.inputs
@@ -200,8 +207,10 @@ def test_marts_authorize_the_datasets_whose_views_read_them(prod_plan):
 
 def test_the_transfer_service_agent_can_run_as_the_runner_and_publish(prod_plan):
     agent = "serviceAccount:service-804213975511@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
-    token = next(r for r in prod_plan.resources if r.type == "gcp:serviceaccount/iAMMember:IAMMember")
-    assert token.inputs["role"] == "roles/iam.serviceAccountTokenCreator" and token.inputs["member"] == agent
-    assert "wh-query-runner@" in token.inputs["serviceAccountId"]
+    tokens = [r for r in prod_plan.resources if r.type == "gcp:serviceaccount/iAMMember:IAMMember"]
+    assert all(t.inputs["role"] == "roles/iam.serviceAccountTokenCreator" and t.inputs["member"] == agent
+               for t in tokens)
+    assert sorted(t.inputs["serviceAccountId"].split("/")[-1].split("@")[0] for t in tokens) == \
+        ["wh-backup-runner", "wh-query-runner"]
     publisher = next(r for r in prod_plan.resources if r.type == "gcp:pubsub/topicIAMMember:TopicIAMMember")
     assert publisher.inputs["role"] == "roles/pubsub.publisher" and publisher.inputs["member"] == agent

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 EXPECTED_DATASET_URNS = {
     f"urn:pulumi:prod::warehouse::warehouse:dataset:Dataset$gcp:bigquery/dataset:Dataset::{name}-dataset"
-    for name in ("airflow", "census", "customer_io", "mart", "ml", "reporting", "stg_external")
+    for name in ("airflow", "census", "customer_io", "mart", "ml", "reporting", "stg_external",
+                 "backup_us", "dr_mart", "dr_stg_external")
 }
 EXPECTED_SERVICE_ACCOUNT_URNS = {
     f"urn:pulumi:prod::warehouse::warehouse:role:Role$gcp:serviceaccount/account:Account::{name}-sa"
-    for name in ("runner", "sync_airflow", "sync_census", "sync_customer_io")
+    for name in ("backup", "runner", "sync_airflow", "sync_census", "sync_customer_io")
 }
 
 

@@ -3,8 +3,9 @@
 - the Pub/Sub topic the Data Transfer Service notifies on every run (failures included), which
   alerting subscribes to;
 - `roles/pubsub.publisher` on it for the Data Transfer Service agent, which publishes;
-- `roles/iam.serviceAccountTokenCreator` on the runner service account for that agent, which
-  mints the runner's tokens to run the queries (without it every run fails on credentials).
+- `roles/iam.serviceAccountTokenCreator` on each service account scheduled jobs run as (the
+  query runner, the backup runner) for that agent, which mints their tokens to run the jobs
+  (without it every run fails on credentials).
 
 Deliberately not here: the subscription that routes notifications to people (an alerting
 concern), and the deployer's own `iam.serviceAccountUser` on the runner (granted with the
@@ -26,7 +27,8 @@ TOPIC_NAME = "warehouse-scheduled-queries"
 class SchedulingArgs:
     project: str
     project_number: str
-    runner: gcp.serviceaccount.Account
+    # The service accounts scheduled jobs run as, by role name (the query runner, the backups).
+    accounts: dict[str, gcp.serviceaccount.Account]
     labels: dict
 
 
@@ -44,8 +46,10 @@ class Scheduling(pulumi.ComponentResource):
         self.publisher = gcp.pubsub.TopicIAMMember(
             f"{name}-agent-publisher", project=args.project, topic=self.topic.name,
             role="roles/pubsub.publisher", member=agent, opts=pulumi.ResourceOptions(parent=self))
-        self.token_creator = gcp.serviceaccount.IAMMember(
-            f"{name}-agent-token-creator", service_account_id=args.runner.name,
-            role="roles/iam.serviceAccountTokenCreator", member=agent, opts=pulumi.ResourceOptions(parent=self))
+        self.token_creators = {
+            role: gcp.serviceaccount.IAMMember(
+                f"{name}-{role}-token-creator", service_account_id=account.name,
+                role="roles/iam.serviceAccountTokenCreator", member=agent, opts=pulumi.ResourceOptions(parent=self))
+            for role, account in sorted(args.accounts.items())}
         self.topic_id = self.topic.id
         self.register_outputs({"topic": self.topic.id})

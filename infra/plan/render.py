@@ -63,8 +63,12 @@ def _table(r: Registration) -> tuple[str, list[str]]:
 def _transfer(r: Registration) -> tuple[str, list[str]]:
     i = r.inputs
     params = i.get("params") or {}
-    return (f"{i.get('dataSourceId')} '{i.get('schedule')}' in {i.get('location')} as {i.get('serviceAccountName')} "
-            f"-> {i.get('destinationDatasetId')}.{params.get('destination_table_name_template')} "
+    head = f"{i.get('dataSourceId')} '{i.get('schedule')}' in {i.get('location')} as {i.get('serviceAccountName')}"
+    if i.get("dataSourceId") == "cross_region_copy":
+        return f"{head}: {params.get('source_dataset_id')} -> {i.get('destinationDatasetId')}", []
+    if "destination_table_name_template" not in params:
+        return f"{head}: script", []
+    return (f"{head} -> {i.get('destinationDatasetId')}.{params.get('destination_table_name_template')} "
             f"({params.get('write_disposition')})"), []
 
 
