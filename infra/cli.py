@@ -14,9 +14,14 @@ from __future__ import annotations
 import json
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import click
+
+# Google's client libraries warn on import about future Python support: not something a user of
+# these commands can act on, and it would break the one-line-per-problem output.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
 from .problems import ProblemsError
 from .warehouse import load_for_stack, repository_root
@@ -42,8 +47,9 @@ def main_group(ctx: click.Context, root: Path | None) -> None:
 
 @main_group.command()
 @click.option("--stack", "stacks", multiple=True, help="Stack to check against (default: every Pulumi.<stack>.yaml).")
+@click.option("--policy", is_flag=True, help="Also evaluate the security rules on each stack's offline plan.")
 @click.pass_obj
-def check(root: Path, stacks: tuple[str, ...]) -> None:
+def check(root: Path, stacks: tuple[str, ...], policy: bool) -> None:
     """Validate every declaration; exit 1 with one line per problem."""
     failed = 0
     seen: set[str] = set()
@@ -58,7 +64,9 @@ def check(root: Path, stacks: tuple[str, ...]) -> None:
             failed += len(new)
             continue
         click.echo(f"{stack}: OK ({len(warehouse.datasets)} datasets, {len(warehouse.sources)} raw sources, "
-                   f"{len(warehouse.roles)} roles)")
+                   f"{len(warehouse.roles)} roles, {len(warehouse.queries)} queries and views)")
+        if policy:
+            failed += _check_policy(root, stack, warehouse)
     if failed:
         click.echo(f"{failed} problem(s) found.", err=True)
         sys.exit(1)
@@ -181,6 +189,47 @@ def coverage(root: Path, stack: str) -> None:
         _report(str(exc), len(exc.problems))
         sys.exit(1)
     click.echo(render_coverage(warehouse, coverage_rows(warehouse)))
+
+
+@main_group.command("policy-config")
+@click.option("--stack", required=True, help="Stack whose advisory rules to write.")
+@click.pass_obj
+def policy_config(root: Path, stack: str) -> None:
+    """Print the policy pack's config for a stack (`pulumi preview --policy-pack-config`)."""
+    from .policies import RULES
+
+    try:
+        warehouse = load_for_stack(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
+    advisory = set(warehouse.stack.policy_advisory)
+    click.echo(json.dumps({r.name: {"enforcementLevel": "advisory" if r.name in advisory else "mandatory"}
+                           for r in RULES}, indent=2, sort_keys=True))
+
+
+def _check_policy(root: Path, stack: str, warehouse) -> int:
+    """Evaluate the security rules on the stack's plan; the number of mandatory violations."""
+    from .plan.runtime import ProgramError, run_program
+    from .policies import RULES
+    from .policies.evaluate import evaluate, resources_of, settings_for
+
+    unknown = sorted(set(warehouse.stack.policy_advisory) - {r.name for r in RULES})
+    for name in unknown:
+        click.echo(f"{warehouse.stack.file}: warehouse:policyAdvisory: unknown rule {name!r}; "
+                   f"fix: use one of {', '.join(r.name for r in RULES)}", err=True)
+    try:
+        plan_ = run_program(root, stack)
+    except ProgramError as exc:
+        click.echo(str(exc), err=True)
+        return 1
+    violations = evaluate(resources_of(plan_), settings_for(warehouse.stack))
+    for v in violations:
+        click.echo(str(v), err=True)
+    mandatory = sum(1 for v in violations if not v.advisory)
+    click.echo(f"{stack}: {len(RULES)} security rules, {mandatory} mandatory and "
+               f"{len(violations) - mandatory} advisory violation(s)")
+    return mandatory + len(unknown)
 
 
 def _load_and_plan(root: Path, stack: str):

@@ -31,7 +31,7 @@ SYNC_TOOLS = ("airflow", "census", "customer_io")
 _LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 _LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-RESERVED_LABELS = ("environment", "layer", "managed-by")
+RESERVED_LABELS = ("environment", "layer", "managed-by", "sync-tool", "backup")
 
 DATASET_FIELDS = (
     Field("description", str, required=True, example="'Datamarts: tables grouped by folder.'"),

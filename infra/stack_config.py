@@ -55,6 +55,8 @@ KEYS: tuple[Key, ...] = (
         "who belongs to each role (role file name -> list of principals)"),
     Key("projectNumber", str, True, r"^[0-9]{6,20}$", "'123456789012'",
         "the project's number (quoted), which names the Data Transfer Service agent"),
+    Key("policyAdvisory", list, False, None, "[emails-lowercase]",
+        "security rules that only warn in this stack (see README, Security model)"),
     Key("sourceProject", str, False, r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "acme-warehouse-prod",
         "the project holding the raw source datasets, when not the stack's own"),
 )
@@ -74,6 +76,7 @@ class StackConfig:
     protect: bool
     source_project: str
     project_number: str
+    policy_advisory: tuple[str, ...]
     # role name -> principals, with the line of each principal in the stack file (0 if unknown)
     members: Mapping[str, tuple[tuple[Principal, int], ...]]
 
@@ -178,6 +181,7 @@ def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, 
         location=values["location"], dataset_prefix=values["datasetPrefix"],
         service_account_prefix=values.get("serviceAccountPrefix", ""), protect=values["protect"],
         source_project=values.get("sourceProject", project), project_number=values["projectNumber"],
+        policy_advisory=tuple(str(x) for x in values.get("policyAdvisory", ())),
         members=members,
     )
 

@@ -72,7 +72,8 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
                      f"add roles/{RUNNER_ROLE}.yaml with `members: service_account`")
     consumers = {name: tuple((stack.project, stack.dataset_prefix + c) for c in sorted(names))
                  for name, names in analysis.authorizations.items()}
-    datasets = tuple(_resolve_dataset(spec, roles, stack, consumers.get(spec.name, ()))
+    datasets = tuple(_resolve_dataset(spec, roles, stack, consumers.get(spec.name, ()),
+                                      backups.exemption_of(spec.name) is not None)
                      for spec in (*specs, *backup_specs))
     if (backups.snapshots or backups.copies) and not any(r.name == BACKUP_ROLE and r.service_account for r in roles):
         problems.add("roles", None, BACKUP_ROLE, "backup policies need the backup service account",
@@ -147,9 +148,13 @@ def _check_grant_targets(roles: tuple[RoleSpec, ...], names: set[str], problems:
 
 
 def _resolve_dataset(spec: DatasetSpec, roles: tuple[Role, ...], stack: StackConfig,
-                     authorized: tuple[tuple[str, str], ...]) -> Dataset:
+                     authorized: tuple[tuple[str, str], ...], exempt: bool = False) -> Dataset:
     accesses, sa_roles = dataset_acl(spec, roles, authorized)
     labels = {"environment": stack.environment, "layer": spec.layer, "managed-by": MANAGED_BY, **spec.labels}
+    if spec.sync_tool:
+        labels["sync-tool"] = spec.sync_tool  # the policy pack confines each sync account by it
+    if exempt:
+        labels["backup"] = "exempt"  # the exemption's reason is in backups/coverage.yaml
     return Dataset(
         spec=spec, project=stack.project, dataset_id=stack.dataset_prefix + spec.name,
         location=spec.location or stack.location, labels=MappingProxyType(dict(sorted(labels.items()))),

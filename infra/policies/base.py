@@ -1,0 +1,78 @@
+"""What every rule works on: resources as the engine describes them, settings, violations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping
+
+DATASET = "gcp:bigquery/dataset:Dataset"
+TABLE = "gcp:bigquery/table:Table"
+TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
+
+
+@dataclass(frozen=True)
+class Resource:
+    urn: str
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    protect: bool = False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Per-stack settings, from the stack file (`warehouse:protect`, `warehouse:policyAdvisory`)."""
+
+    protected: bool
+    advisory: frozenset[str] = frozenset()
+    allowed_project_roles: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, order=True)
+class Violation:
+    rule: str
+    urn: str
+    message: str
+    fix: str
+    advisory: bool = False
+
+    def __str__(self) -> str:
+        level = "advisory" if self.advisory else "mandatory"
+        return f"{self.urn}: [{self.rule}, {level}] {self.message}; fix: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    # A resource rule: (resource, settings) -> messages (each (message, fix)).
+    check_resource: Callable[[Resource, Settings], Iterable[tuple[str, str]]] | None = None
+    # A stack rule: (resources, settings) -> (urn, message, fix).
+    check_stack: Callable[[list[Resource], Settings], Iterable[tuple[str, str, str]]] | None = None
+    tags: tuple[str, ...] = field(default=())
+
+    def validate(self, resources: list[Resource], settings: Settings) -> list[Violation]:
+        advisory = self.name in settings.advisory
+        out = []
+        if self.check_resource is not None:
+            for r in resources:
+                out += [Violation(self.name, r.urn, m, f, advisory) for m, f in self.check_resource(r, settings)]
+        if self.check_stack is not None:
+            out += [Violation(self.name, u, m, f, advisory) for u, m, f in self.check_stack(resources, settings)]
+        return out
+
+
+def accesses(r: Resource) -> list[Mapping[str, Any]]:
+    return list(r.props.get("accesses") or []) if r.type == DATASET else []
+
+
+def principal_of(entry: Mapping[str, Any]) -> str:
+    for key, kind in (("userByEmail", "user"), ("groupByEmail", "group"), ("domain", "domain"),
+                      ("specialGroup", "specialGroup"), ("iamMember", "iamMember")):
+        if entry.get(key):
+            return f"{kind}:{entry[key]}"
+    if entry.get("dataset"):
+        return "authorized dataset"
+    if entry.get("view"):
+        return "authorized view"
+    return "unknown principal"

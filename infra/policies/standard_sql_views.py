@@ -1,0 +1,15 @@
+"""Views never use legacy SQL (the provider's default is legacy, and a standard-SQL query cannot
+read a legacy view): `useLegacySql` must be present and false."""
+
+from __future__ import annotations
+
+from .base import TABLE, Resource, Rule, Settings
+
+
+def check(r: Resource, settings: Settings):
+    view = r.props.get("view") if r.type == TABLE else None
+    if view and view.get("useLegacySql") is not False:
+        yield "the view does not set useLegacySql = false", "declare views in scheduled_queries/ (always standard SQL)"
+
+
+RULE = Rule("views-use-standard-sql", "Views never use legacy SQL.", check)
