@@ -98,8 +98,18 @@ def stack_config_strings(root: Path, stack: str) -> dict[str, str]:
 
 
 def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dry_run: bool = True) -> Plan:
-    """Run `infra/` under the mock runtime and return what it registered."""
-    config = stack_config_strings(root, stack) if config is None else config
+    """Run `infra/` under the mock runtime and return what it registered.
+
+    Without `config`, the stack file is read as the Pulumi CLI would, and a stack file the CLI
+    would refuse raises `ProblemsError` before the program runs."""
+    if config is None:
+        from ..problems import Problems
+        from ..stack_config import load_stack_file
+
+        problems = Problems()
+        if load_stack_file(root, stack, problems) is None and problems:
+            problems.raise_if_any()
+        config = stack_config_strings(root, stack)
     return contextvars.Context().run(_run, root, stack, config, dry_run)
 
 
