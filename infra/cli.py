@@ -110,11 +110,7 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
 @click.pass_obj
 def graph(root: Path, stack: str, fmt: str) -> None:
     """Print the lineage: sources -> staging -> marts -> views -> sync/reporting."""
-    try:
-        warehouse = load_for_stack(root, stack)
-    except ProblemsError as exc:
-        _report(str(exc), len(exc.problems))
-        sys.exit(1)
+    warehouse = _load(root, stack)
     click.echo(warehouse.lineage.to_mermaid() if fmt == "mermaid" else warehouse.lineage.to_dot())
 
 
@@ -183,11 +179,7 @@ def coverage(root: Path, stack: str) -> None:
     """Every dataset and table with its policies, recovery points and retention."""
     from .coverage import coverage_rows, render_coverage
 
-    try:
-        warehouse = load_for_stack(root, stack)
-    except ProblemsError as exc:
-        _report(str(exc), len(exc.problems))
-        sys.exit(1)
+    warehouse = _load(root, stack)
     click.echo(render_coverage(warehouse, coverage_rows(warehouse)))
 
 
@@ -198,11 +190,7 @@ def policy_config(root: Path, stack: str) -> None:
     """Print the policy pack's config for a stack (`pulumi preview --policy-pack-config`)."""
     from .policies import RULES
 
-    try:
-        warehouse = load_for_stack(root, stack)
-    except ProblemsError as exc:
-        _report(str(exc), len(exc.problems))
-        sys.exit(1)
+    warehouse = _load(root, stack)
     advisory = set(warehouse.stack.policy_advisory)
     click.echo(json.dumps({r.name: {"enforcementLevel": "advisory" if r.name in advisory else "mandatory"}
                            for r in RULES}, indent=2, sort_keys=True))
@@ -230,6 +218,15 @@ def _check_policy(root: Path, stack: str, warehouse) -> int:
     click.echo(f"{stack}: {len(RULES)} security rules, {mandatory} mandatory and "
                f"{len(violations) - mandatory} advisory violation(s)")
     return mandatory + len(unknown)
+
+
+def _load(root: Path, stack: str):
+    """The validated warehouse of a stack; exit 1 with one line per problem on bad input."""
+    try:
+        return load_for_stack(root, stack)
+    except ProblemsError as exc:
+        _report(str(exc), len(exc.problems))
+        sys.exit(1)
 
 
 def _load_and_plan(root: Path, stack: str):

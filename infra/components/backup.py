@@ -18,6 +18,8 @@ from typing import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
+from .transfer import transfer_config
+
 
 @dataclass(frozen=True)
 class SnapshotPolicyArgs:
@@ -33,19 +35,11 @@ class SnapshotPolicyArgs:
 class SnapshotPolicy(pulumi.ComponentResource):
     def __init__(self, name: str, args: SnapshotPolicyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("warehouse:backup:SnapshotPolicy", name, None, opts)
-        self.transfer = gcp.bigquery.DataTransferConfig(
-            f"{name}-snapshots",
-            project=args.project,
-            display_name=f"backup/{name}",
-            data_source_id="scheduled_query",
-            location=args.location,
-            schedule=args.schedule,
-            service_account_name=args.service_account,
-            notification_pubsub_topic=args.notification_topic,
-            email_preferences={"enable_failure_email": True},
-            params={"query": args.script},
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
-        )
+        self.transfer = transfer_config(
+            f"{name}-snapshots", parent=self, project=args.project, display_name=f"backup/{name}",
+            data_source_id="scheduled_query", location=args.location, schedule=args.schedule,
+            service_account=args.service_account, notification_topic=args.notification_topic,
+            params={"query": args.script}, depends_on=args.depends_on)
         self.register_outputs({"transfer": self.transfer.name})
 
 
@@ -64,24 +58,14 @@ class CrossRegionCopyArgs:
 class CrossRegionCopy(pulumi.ComponentResource):
     def __init__(self, name: str, args: CrossRegionCopyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("warehouse:backup:CrossRegionCopy", name, None, opts)
-        self.transfer = gcp.bigquery.DataTransferConfig(
-            f"{name}-copy",
-            project=args.project,
-            display_name=f"backup/{name}",
-            data_source_id="cross_region_copy",
-            location=args.destination_location,
-            schedule=args.schedule,
-            service_account_name=args.service_account,
-            notification_pubsub_topic=args.notification_topic,
-            email_preferences={"enable_failure_email": True},
+        self.transfer = transfer_config(
+            f"{name}-copy", parent=self, project=args.project, display_name=f"backup/{name}",
+            data_source_id="cross_region_copy", location=args.destination_location, schedule=args.schedule,
+            service_account=args.service_account, notification_topic=args.notification_topic,
             destination_dataset_id=args.destination.dataset_id,
-            params={
-                "source_project_id": args.project,
-                "source_dataset_id": args.source_dataset_id,
-                "overwrite_destination_table": "true",
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
-        )
+            params={"source_project_id": args.project, "source_dataset_id": args.source_dataset_id,
+                    "overwrite_destination_table": "true"},
+            depends_on=args.depends_on)
         self.register_outputs({"transfer": self.transfer.name})
 
 

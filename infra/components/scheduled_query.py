@@ -23,6 +23,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from ..analysis import ResolvedQuery
+from .transfer import transfer_config
 
 TYPE = "warehouse:query:ScheduledQuery"
 
@@ -65,22 +66,12 @@ class ScheduledQuery(pulumi.ComponentResource):
             deletion_protection=args.protect,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect, ignore_changes=["schema"]),
         )
-        self.transfer = gcp.bigquery.DataTransferConfig(
-            f"{name}-transfer",
-            project=args.project,
-            display_name=f"{spec.layer}/{spec.folder}/{spec.name}",
-            data_source_id="scheduled_query",
-            location=args.location,
-            schedule=spec.schedule.text,
-            service_account_name=args.runner_email,
-            notification_pubsub_topic=args.notification_topic,
-            email_preferences={"enable_failure_email": True},
-            destination_dataset_id=args.dataset_id,
-            params={
-                "query": args.query.sql,
-                "destination_table_name_template": args.query.destination_template,
-                "write_disposition": spec.write_disposition,
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.table, *args.depends_on]),
-        )
+        self.transfer = transfer_config(
+            f"{name}-transfer", parent=self, project=args.project,
+            display_name=f"{spec.layer}/{spec.folder}/{spec.name}", data_source_id="scheduled_query",
+            location=args.location, schedule=spec.schedule.text, service_account=args.runner_email,
+            notification_topic=args.notification_topic, destination_dataset_id=args.dataset_id,
+            params={"query": args.query.sql, "destination_table_name_template": args.query.destination_template,
+                    "write_disposition": spec.write_disposition},
+            depends_on=[self.table, *args.depends_on])
         self.register_outputs({"table_id": self.table.table_id, "transfer": self.transfer.name})
