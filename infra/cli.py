@@ -265,3 +265,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 from .restore_cli import register; register(main_group)  # noqa: E402 - `restore`, `backups list`
+from .drift_cli import register as register_drift; register_drift(main_group)  # noqa: E402

@@ -54,8 +54,9 @@ def declare(warehouse: Warehouse) -> None:
         project=project, project_number=stack.project_number, accounts=accounts,
         labels={"environment": stack.environment, "managed-by": MANAGED_BY})) if accounts else None
     built: dict[str, pulumi.Resource] = {}
+    queries = {q.spec.key: q for q in warehouse.queries}
     for key in warehouse.lineage.order() if warehouse.lineage else ():
-        query = next((q for q in warehouse.queries if q.spec.key == key), None)
+        query = queries.get(key)
         if query is None:
             continue
         spec = query.spec

@@ -54,7 +54,7 @@ def key_text(path: Path_) -> str:
 def load_text(text: str, file: str, problems: Problems) -> Doc | None:
     """Parse `text`; on failure add one problem and return None."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -122,6 +122,9 @@ def load_declaration(root: Path, path: Path, problems: Problems, what: str) -> D
 
 
 _SAFE = yaml.SafeLoader("")
+# libyaml's loader when PyYAML was built with it (several times faster on large trees); both keep
+# the marks the line numbers come from.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _build(node: yaml.Node, path: Path_, doc: Doc, problems: Problems) -> Any:
