@@ -1,7 +1,13 @@
 """The CrossGuard policy pack `warehouse-security` (see policies.py); constructing it serves it."""
 
-from pulumi_policy import EnforcementLevel, PolicyPack
+import sys
+from pathlib import Path
 
-from policies import POLICIES
+# The pack's own directory, whichever way the policy host starts this file.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
+
+from policies import POLICIES  # noqa: E402
 
 PolicyPack(name="warehouse-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)
