@@ -230,16 +230,24 @@ def _load(root: Path, stack: str):
 
 
 def _load_and_plan(root: Path, stack: str):
-    """The validated warehouse (problems with line numbers, before any runtime) and its plan;
-    exit 1 with one line per problem on bad input."""
+    """The validated warehouse and its plan, loaded once (by the program); exit 1 with one line
+    per problem on bad input, with the stack file's line numbers, which the program's runtime
+    config does not carry."""
     from .plan.runtime import ProgramError, run_program
+    from .program import last_declared
 
     try:
-        return load_for_stack(root, stack), run_program(root, stack)
+        plan_ = run_program(root, stack)
+        return last_declared(), plan_
     except ProblemsError as exc:
         _report(str(exc), len(exc.problems))
     except ProgramError as exc:
-        click.echo(str(exc), err=True)
+        try:
+            load_for_stack(root, stack)
+        except ProblemsError as located:
+            _report(str(located), len(located.problems))
+        else:
+            click.echo(str(exc), err=True)
     sys.exit(1)
 
 

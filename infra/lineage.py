@@ -30,8 +30,10 @@ class Node:
 class Lineage:
     nodes: dict[str, Node] = field(default_factory=dict)
     upstream: dict[str, set[str]] = field(default_factory=dict)
+    _upstream_cache: dict[str, set[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(self, node: Node, reads: set[str] = frozenset()) -> None:
+        self._upstream_cache.clear()  # the graph changed
         self.nodes[node.key] = node
         self.upstream.setdefault(node.key, set()).update(reads)
 
@@ -86,7 +88,13 @@ class Lineage:
         return (LAYER_ORDER.index(layer) if layer in LAYER_ORDER else 99, key)
 
     def upstream_queries(self, key: str) -> set[str]:
-        """The scheduled tables `key` reads, directly or through views."""
+        """The scheduled tables `key` reads, directly or through views (memoised per graph:
+        `check` asks once per query, and views on views would otherwise be walked again)."""
+        if key not in self._upstream_cache:
+            self._upstream_cache[key] = self._walk_upstream(key)
+        return self._upstream_cache[key]
+
+    def _walk_upstream(self, key: str) -> set[str]:
         out: set[str] = set()
         todo = list(self.upstream.get(key, ()))
         seen: set[str] = set()

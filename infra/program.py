@@ -126,11 +126,22 @@ def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> 
     return out
 
 
+_last_declared: Warehouse | None = None
+
+
+def last_declared() -> Warehouse | None:
+    """The warehouse the latest run of the program in this process declared, so that `plan` and
+    `run --local` use the model the program loaded instead of loading everything a second time."""
+    return _last_declared
+
+
 def main(root: Path | None = None) -> None:
+    global _last_declared
     try:
         warehouse = load_from_runtime(root or repository_root())
     except ProblemsError as exc:
         raise pulumi.RunError(f"the declarations have {len(exc.problems)} problem(s):\n{exc}") from None
+    _last_declared = warehouse
     declare(warehouse)
 
 
