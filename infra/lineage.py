@@ -14,6 +14,7 @@ Deliberately not here: parsing SQL (`sql.py`) and schedule arithmetic (`schedule
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 
 LAYER_ORDER = ("source", "staging", "mart", "ml", "sync", "reporting")
@@ -71,16 +72,17 @@ class Lineage:
             for u in ups:
                 if u in downstream:
                     downstream[u].add(k)
-        ready = sorted((k for k, d in indegree.items() if d == 0), key=self._sort_key)
+        # A heap keeps the ready nodes ordered: sorting the list at every step made this quadratic.
+        ready = [(self._sort_key(k), k) for k, d in indegree.items() if d == 0]
+        heapq.heapify(ready)
         out: list[str] = []
         while ready:
-            key = ready.pop(0)
+            _, key = heapq.heappop(ready)
             out.append(key)
             for d in downstream[key]:
                 indegree[d] -= 1
                 if indegree[d] == 0:
-                    ready.append(d)
-            ready.sort(key=self._sort_key)
+                    heapq.heappush(ready, (self._sort_key(d), d))
         return out
 
     def _sort_key(self, key: str) -> tuple:
