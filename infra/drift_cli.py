@@ -31,6 +31,7 @@ from typing import Any, NoReturn
 import click
 
 from . import drift as drift_report
+from .bigquery_client import CredentialsProblem, connect, one_line
 from .problems import ProblemsError
 
 PREVIEW_TIMEOUT = 3600  # seconds; a refresh of every resource of a large stack takes minutes, not an hour
@@ -171,22 +172,10 @@ class _ScanFailed(Exception):
 
 
 def _client(warehouse: Any, emulator_url: str | None) -> Any:
-    from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
-    from google.cloud import bigquery
-
-    if emulator_url:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(project=warehouse.stack.project, credentials=AnonymousCredentials(),
-                               client_options=ClientOptions(api_endpoint=emulator_url))
     try:
-        return bigquery.Client(project=warehouse.stack.project)
-    except DefaultCredentialsError:
-        _fail(f"no Google Cloud credentials found for project {warehouse.stack.project}; fix: run "
-              "`gcloud auth application-default login` (in CI: google-github-actions/auth)")
-    except GoogleAuthError as exc:
-        _fail(f"the Google Cloud credentials could not be used: {_one_line(exc)}; fix: log in again")
+        return connect(warehouse.stack.project, emulator_url)
+    except CredentialsProblem as exc:
+        _fail(str(exc))
 
 
 def _guarded(action):
@@ -197,18 +186,14 @@ def _guarded(action):
     try:
         return action()
     except GoogleAuthError as exc:
-        raise _ScanFailed(f"the Google Cloud credentials could not be used: {_one_line(exc)}; fix: log in again "
+        raise _ScanFailed(f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: log in again "
                           "(`gcloud auth application-default login`)") from None
     except GoogleAPIError as exc:
-        raise _ScanFailed(f"BigQuery refused: {_one_line(exc)}; fix: the scanning identity needs "
+        raise _ScanFailed(f"BigQuery refused: {one_line(exc)}; fix: the scanning identity needs "
                           "roles/bigquery.metadataViewer on the project") from None
     except RequestException as exc:
-        raise _ScanFailed(f"BigQuery could not be reached: {_one_line(exc)}; "
+        raise _ScanFailed(f"BigQuery could not be reached: {one_line(exc)}; "
                           "fix: check the network and retry") from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join((getattr(exc, "message", None) or str(exc) or type(exc).__name__).split())
 
 
 def _tail(text: str, lines: int = 3) -> str:

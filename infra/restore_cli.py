@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 import click
 
+from .bigquery_client import CredentialsProblem, connect, one_line
 from .problems import ProblemsError
 from .restore import (PRE_RESTORE_POLICY, Listing, Restorer, RestoreError, Step, check_request, format_time,
                       resolve_table, utc_now)
@@ -61,24 +62,10 @@ def _load(command: str, root: Path, stack: str):
 
 
 def _client(command: str, warehouse: Any, emulator_url: str | None) -> Any:
-    from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
-    from google.cloud import bigquery
-
-    if emulator_url:
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-
-        return bigquery.Client(project=warehouse.stack.project, credentials=AnonymousCredentials(),
-                               client_options=ClientOptions(api_endpoint=emulator_url))
     try:
-        return bigquery.Client(project=warehouse.stack.project)
-    except DefaultCredentialsError:
-        _fail(command, f"no Google Cloud credentials found for project {warehouse.stack.project}; fix: run "
-                       "`gcloud auth application-default login`, or set GOOGLE_APPLICATION_CREDENTIALS to a "
-                       "service-account key file")
-    except GoogleAuthError as exc:
-        _fail(command, f"the Google Cloud credentials could not be used: {_one_line(exc)}; fix: run "
-                       "`gcloud auth application-default login` again")
+        return connect(warehouse.stack.project, emulator_url)
+    except CredentialsProblem as exc:
+        _fail(command, str(exc))
 
 
 def _guarded(command: str, action):
@@ -92,17 +79,13 @@ def _guarded(command: str, action):
     except RestoreError as exc:
         _fail(command, str(exc))
     except GoogleAuthError as exc:
-        _fail(command, f"the Google Cloud credentials could not be used: {_one_line(exc)}; fix: run "
+        _fail(command, f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: run "
                        "`gcloud auth application-default login` again")
     except GoogleAPIError as exc:
-        _fail(command, f"BigQuery refused: {_one_line(exc)}; fix: check the name, and that you may read and "
+        _fail(command, f"BigQuery refused: {one_line(exc)}; fix: check the name, and that you may read and "
                        "write the dataset (roles/bigquery.dataEditor) and run jobs (roles/bigquery.jobUser)")
     except RequestException as exc:
-        _fail(command, f"BigQuery could not be reached: {_one_line(exc)}; fix: check the network and retry")
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join((getattr(exc, "message", None) or str(exc) or type(exc).__name__).split())
+        _fail(command, f"BigQuery could not be reached: {one_line(exc)}; fix: check the network and retry")
 
 
 # --- progress -----------------------------------------------------------------------------------------

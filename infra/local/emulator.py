@@ -111,12 +111,9 @@ class Emulator:
     def client(self) -> bigquery.Client:
         """A BigQuery client for this emulator, with anonymous credentials (nothing checks them)."""
         # Imported here so that code which only starts and stops the server needs no client library.
-        from google.api_core.client_options import ClientOptions
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud import bigquery
+        from ..bigquery_client import connect
 
-        return bigquery.Client(project=self.project, credentials=AnonymousCredentials(),
-                               client_options=ClientOptions(api_endpoint=self.url))
+        return connect(self.project, self.url)
 
     def start(self) -> Emulator:
         if self._process is not None:
