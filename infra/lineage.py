@@ -111,13 +111,6 @@ class Lineage:
                 out.add(up)
         return out
 
-    def depth(self) -> int:
-        """Length of the longest path, in nodes."""
-        level: dict[str, int] = {}
-        for key in self.order():
-            ups = [level[u] for u in self.upstream.get(key, ()) if u in level]
-            level[key] = 1 + max(ups, default=0)
-        return max(level.values(), default=0)
 
     def _shown(self, layer: str) -> list[str]:
         """The nodes of a layer worth drawing: every built table, and the sources something reads."""

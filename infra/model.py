@@ -16,7 +16,7 @@ from .backup_plan import BackupPlan
 from .datasets import DatasetSpec, SourceSpec
 from .lineage import Lineage
 from .principals import Principal
-from .roles import DATASET_ROLES, RoleSpec
+from .roles import RoleSpec
 from .stack_config import StackConfig
 
 
@@ -46,10 +46,6 @@ class AccessEntry:
             args.update(self.principal.acl_entry())
         return args
 
-    def describe(self) -> str:
-        if self.authorized_dataset:
-            return f"views of {self.authorized_dataset[1]}"
-        return f"{self.role} {self.special_group or self.principal}"
 
 
 @dataclass(frozen=True)
@@ -94,9 +90,6 @@ class Dataset:
     def layer(self) -> str:
         return self.spec.layer
 
-    def role_of(self, principal: Principal) -> str | None:
-        roles = [e.role for e in self.accesses if e.principal == principal]
-        return max(roles, key=DATASET_ROLES.index) if roles else None
 
 
 @dataclass(frozen=True)
@@ -126,17 +119,17 @@ class Warehouse:
     @property
     def backup_account(self) -> ServiceAccount | None:
         """The service account the backup jobs run as (roles/backup.yaml)."""
-        role = next((r for r in self.roles if r.name == BACKUP_ROLE), None)
-        return role.service_account if role else None
+        return self._account_of(BACKUP_ROLE)
 
     @property
     def runner(self) -> ServiceAccount | None:
         """The service account every scheduled query runs as (roles/runner.yaml)."""
-        role = next((r for r in self.roles if r.name == RUNNER_ROLE), None)
+        return self._account_of(RUNNER_ROLE)
+
+    def _account_of(self, role_name: str) -> ServiceAccount | None:
+        role = next((r for r in self.roles if r.name == role_name), None)
         return role.service_account if role else None
 
     def dataset(self, name: str) -> Dataset:
         return next(d for d in self.datasets if d.name == name)
 
-    def role(self, name: str) -> Role:
-        return next(r for r in self.roles if r.name == name)
