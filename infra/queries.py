@@ -257,8 +257,7 @@ def _check_table_options(doc: Doc, v: dict, kind: str, columns: tuple[Column, ..
         problems.add(file, doc.line(("write_disposition",)), "write_disposition",
                      "an incremental query replaces its partition (WRITE_TRUNCATE); appending would duplicate "
                      "rows on every re-run", "remove `write_disposition: WRITE_APPEND`")
-    for key in ("labels",):
-        for label, value in (v.get(key) or {}).items():
-            if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", str(label)) or not re.match(r"^[a-z0-9_-]{0,63}$", str(value)):
-                problems.add(file, doc.line((key, label)), f"{key}.{label}", "labels are lower-case words",
-                             "use lower-case letters, digits, _ and - for keys and values")
+    for label, value in (v.get("labels") or {}).items():
+        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", str(label)) or not re.match(r"^[a-z0-9_-]{0,63}$", str(value)):
+            problems.add(file, doc.line(("labels", label)), f"labels.{label}", "labels are lower-case words",
+                         "use lower-case letters, digits, _ and - for keys and values")

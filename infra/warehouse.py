@@ -61,10 +61,11 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     specs, source_specs, role_specs, query_specs = load_declarations(root, problems)
     # Cross-file references are checked against the files that exist, so a file that failed to
     # load is reported once, not again by everything that refers to it.
+    dataset_files = _stems(root / "datasets")
     roles = _resolve_roles(role_specs, _stems(root / "roles"), stack, problems)
-    _check_grant_targets(role_specs, _stems(root / "datasets"), problems)
+    _check_grant_targets(role_specs, dataset_files, problems)
     unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
-               (_stems(root / "datasets") - {d.name for d in specs})
+               (dataset_files - {d.name for d in specs})
     backup_specs, backups = plan_backups(load_backups(root, problems), specs, stack, problems, unloaded)
     analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
     if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):
