@@ -140,7 +140,6 @@ def _check_destinations(specs, by_dataset, by_source, unloaded: set[str], proble
 def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_source, unloaded: set[str],
                       problems) -> set[str]:
     reads: set[str] = set()
-    known = sorted(set(by_key) | set(source_tables))
     for ref in p.refs:
         if ref.project:
             problems.add(q.sql_file, ref.line, "", f"{ref.project}.{ref.key} names a project",
@@ -157,7 +156,7 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
             why = (f"no query or view builds {ref.key}" if where == "dataset" else
                    f"source {ref.dataset!r} declares no table {ref.table!r}" if where == "source" else
                    f"{ref.dataset!r} is neither a dataset nor a raw source")
-            problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, known)}",
+            problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, sorted({*by_key, *source_tables}))}",
                          "read a declared table (datasets/sources/*.yaml, scheduled_queries/) or declare it")
             continue
         if ref.key == q.key:
