@@ -26,7 +26,9 @@ from typing import Any
 import pulumi
 import yaml
 from pulumi.output import Unknown
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _ensure_event_loop
 
 STACK_TYPE = "pulumi:pulumi:Stack"
@@ -116,7 +118,7 @@ def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dr
 def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
     project = project_name(root)
     plan = Plan(project=project, stack=stack)
-    monitor = _RecordingMonitor(_PlanMocks(config.get("gcp:project", "project")), plan)
+    monitor = _RecordingMonitor(config.get("gcp:project", "project"), plan)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
@@ -141,6 +143,7 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         # close the event loops the mock monitor gave them.
         loop.run_until_complete(loop.shutdown_default_executor())
         monitor.close_thread_loops()
+        plan.resources.extend(monitor.registrations())
         loop.close()
         asyncio.set_event_loop(None)
     return plan
@@ -169,12 +172,36 @@ def _plain(value: Any) -> Any:
 
 
 class _RecordingMonitor(mocks.MockMonitor):
-    """Pulumi's mock monitor, with engine URNs, recording each registration into a `Plan`."""
+    """Pulumi's mock monitor, with engine URNs, answering registrations as the engine does in a
+    preview of new resources, and recording each one into a `Plan`.
 
-    def __init__(self, resource_mocks: pulumi.runtime.Mocks, plan: Plan):
-        super().__init__(resource_mocks)
+    The engine's preview of a create returns the resource's inputs as its outputs, plus what the
+    provider computes; this monitor does the same by echoing the request's serialized inputs
+    (`request.object`) with the computed properties of `computed_outputs` added. (The stock
+    `MockMonitor.RegisterResource` deserializes the inputs, hands them to `Mocks.new_resource` and
+    serializes them back on an event loop of its own: the same answer, at several times the
+    cost per property.) The inputs are deserialized once, after the run, for the record."""
+
+    def __init__(self, project: str, plan: Plan):
+        super().__init__(_NoMocks())
+        self.project = project
         self.plan = plan
         self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+        # (urn, request) of each registration, in order. Kept as the SDK's protobuf messages and
+        # turned into `Registration`s after the run: while the program runs, the SDK's own
+        # objects fill the heap, and every Python object added makes its collections slower.
+        self.requests: list[tuple[str, Any]] = []
+
+    def registrations(self) -> list[Registration]:
+        out = [Registration(
+            urn=urn, type=request.type, name=request.name, parent=request.parent, custom=bool(request.custom),
+            inputs={} if request.type == STACK_TYPE else _plain(rpc.deserialize_properties(request.object)),
+            dependencies=sorted(set(request.dependencies)), protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges), delete_before_replace=bool(request.deleteBeforeReplace),
+            retain_on_delete=bool(request.retainOnDelete),
+        ) for urn, request in self.requests]
+        self.requests.clear()
+        return out
 
     def close_thread_loops(self) -> None:
         for thread_loop in self.thread_loops:
@@ -186,41 +213,50 @@ class _RecordingMonitor(mocks.MockMonitor):
         return engine_urn(self.plan.stack, self.plan.project, parent, type_, name)
 
     def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
-        # Pulumi's mock monitor gives each executor thread an event loop of its own and never
-        # closes it; remember them so `close_thread_loops` can, instead of the interpreter's
-        # exit (where closing a half-torn-down loop prints an ignored exception).
+        urn = self.make_urn(request.parent, request.type, request.name)
+        self.requests.append((urn, request))
+        if request.type == STACK_TYPE:
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        # Deserializing resource references needs an event loop on this executor thread; the mock
+        # monitor's helper makes one per thread and never closes it: remember them so
+        # `close_thread_loops` can (instead of the interpreter's exit, where closing a half-torn-
+        # down loop prints an ignored exception).
         self.thread_loops.add(_ensure_event_loop())
-        response = super().RegisterResource(request)
-        inputs = {} if request.type == STACK_TYPE else _plain(rpc.deserialize_properties(request.object))
-        self.plan.resources.append(Registration(
-            urn=response.urn, type=request.type, name=request.name, parent=request.parent,
-            custom=bool(request.custom), inputs=inputs, dependencies=sorted(set(request.dependencies)),
-            protect=bool(request.protect), ignore_changes=list(request.ignoreChanges),
-            delete_before_replace=bool(request.deleteBeforeReplace),
-            retain_on_delete=bool(request.retainOnDelete),
-        ))
-        return response
+        resource_id, computed = computed_outputs(request.type, request.name, request.object, self.project)
+        outputs = struct_pb2.Struct()
+        outputs.CopyFrom(request.object)
+        if computed:
+            outputs.update(computed)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=outputs)
 
 
-class _PlanMocks(pulumi.runtime.Mocks):
-    """Echo the inputs and fill in the outputs the provider would compute."""
+def computed_outputs(type_: str, name: str, inputs, default_project: str) -> tuple[str, dict[str, str]]:
+    """The id and the computed (not input) outputs the provider would report for a new resource,
+    for the properties other resources of this program read. `inputs`: the serialized inputs (a
+    protobuf `Struct`); a missing or non-string input is replaced by the resource's name."""
 
-    def __init__(self, project: str):
-        self.project = project
+    def text(key: str, default: str) -> str:
+        value = inputs.fields.get(key)
+        return value.string_value if value is not None and value.HasField("string_value") else default
+
+    project = text("project", default_project)
+    if type_ == "gcp:serviceaccount/account:Account":
+        email = f"{text('accountId', name)}@{project}.iam.gserviceaccount.com"
+        resource_name = f"projects/{project}/serviceAccounts/{email}"
+        return resource_name, {"email": email, "member": f"serviceAccount:{email}", "name": resource_name}
+    if type_ == "gcp:bigquery/dataset:Dataset":
+        return f"projects/{project}/datasets/{text('datasetId', name)}", {}
+    if type_ == "gcp:pubsub/topic:Topic":
+        return f"projects/{project}/topics/{text('name', name)}", {}
+    return f"{name}-id", {}
+
+
+class _NoMocks(pulumi.runtime.Mocks):
+    """`MockMonitor` wants a `Mocks`; registrations are answered by `_RecordingMonitor` itself and
+    the program makes no provider function calls."""
 
     def new_resource(self, args):
-        state = dict(args.inputs)
-        project = state.get("project", self.project)
-        if args.typ == "gcp:serviceaccount/account:Account":
-            email = f"{state['accountId']}@{project}.iam.gserviceaccount.com"
-            state.update(email=email, member=f"serviceAccount:{email}",
-                         name=f"projects/{project}/serviceAccounts/{email}")
-            return state["name"], state
-        if args.typ == "gcp:bigquery/dataset:Dataset":
-            return f"projects/{project}/datasets/{state['datasetId']}", state
-        if args.typ == "gcp:pubsub/topic:Topic":
-            return f"projects/{project}/topics/{state['name']}", state
-        return f"{args.name}-id", state
+        raise NotImplementedError("registrations are answered by _RecordingMonitor")
 
     def call(self, args):
         return {}, None
