@@ -19,6 +19,7 @@ import contextvars
 import json
 import logging
 import runpy
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +113,30 @@ def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dr
         if load_stack_file(root, stack, problems) is None and problems:
             problems.raise_if_any()
         config = stack_config_strings(root, stack)
-    return contextvars.Context().run(_run, root, stack, config, dry_run)
+    return _on_fresh_thread(contextvars.Context().run, _run, root, stack, config, dry_run)
+
+
+def _on_fresh_thread(func, *args):
+    """`func(*args)`, called on a new thread; its result, or its exception re-raised here.
+
+    The SDK records the whole call stack of every registration (`traceback.extract_stack`, for
+    the engine's source positions): on a fresh thread that stack starts at the program, as under
+    the language host, instead of below this CLI's own frames (click, the command, the test
+    runner), which cost time per resource and would point the source positions at them."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["result"] = func(*args)
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="pulumi-program", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["result"]
 
 
 def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
