@@ -66,13 +66,13 @@ def declare(warehouse: Warehouse) -> None:
             upstream = [built[k] for k in query.reads if k in built]
             upstream += [datasets[k.split(".")[0]].dataset for k in query.reads if k.split(".")[0] in datasets]
             built[key] = View(key, ViewArgs(query=query, project=project, dataset=datasets[spec.dataset].dataset,
-                                            labels=labels, upstream=upstream)).table
+                                            dataset_id=dataset.dataset_id, labels=labels, upstream=upstream)).table
         else:
             built[key] = ScheduledQuery(key, ScheduledQueryArgs(
                 query=query, project=project, dataset=datasets[spec.dataset].dataset, dataset_id=dataset.dataset_id,
                 location=dataset.location, labels=labels, protect=stack.protect,
                 runner_email=warehouse.runner.email, notification_topic=scheduling.topic_id,
-                depends_on=[scheduling.token_creators[RUNNER_ROLE]])).table
+                depends_on=[scheduling.topic, scheduling.token_creators[RUNNER_ROLE]])).table
     if warehouse.backups is not None:
         _declare_backups(warehouse, datasets, scheduling)
     pulumi.export("datasets", {d.name: d.dataset_id for d in warehouse.datasets})
@@ -89,14 +89,16 @@ def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset]
         SnapshotPolicy(job.policy.name, SnapshotPolicyArgs(
             project=stack.project, location=job.location, schedule=job.policy.schedule.text, script=script,
             service_account=account.email, notification_topic=scheduling.topic_id,
-            depends_on=[datasets[job.backup_dataset].dataset, scheduling.token_creators[BACKUP_ROLE]]))
+            depends_on=[datasets[job.backup_dataset].dataset, scheduling.topic,
+                        scheduling.token_creators[BACKUP_ROLE]]))
     for job in plan.copies:
         CrossRegionCopy(f"{job.policy.name}.{job.dataset}", CrossRegionCopyArgs(
             project=stack.project, source_dataset_id=by_name[job.dataset].dataset_id,
             destination=datasets[job.destination_dataset].dataset,
             destination_location=job.policy.destination_location, schedule=job.policy.schedule.text,
             service_account=account.email, notification_topic=scheduling.topic_id,
-            depends_on=[datasets[job.dataset].dataset, scheduling.token_creators[BACKUP_ROLE]]))
+            depends_on=[datasets[job.dataset].dataset, datasets[job.destination_dataset].dataset, scheduling.topic,
+                        scheduling.token_creators[BACKUP_ROLE]]))
     for copy in plan.declarations.copies:
         (src_ds, src_table), (dst_ds, dst_table) = copy.source.split("."), copy.destination.split(".")
         OneOffCopy(copy.name, OneOffCopyArgs(

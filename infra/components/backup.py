@@ -87,11 +87,12 @@ def copy_job_id(name: str, project: str, source: tuple[str, str], destination: t
 class OneOffCopy(pulumi.ComponentResource):
     def __init__(self, name: str, args: OneOffCopyArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("warehouse:backup:OneOffCopy", name, None, opts)
+        job_id = copy_job_id(name, args.project, args.source, args.destination)
         self.job = gcp.bigquery.Job(
             f"{name}-job",
             project=args.project,
             location=args.location,
-            job_id=copy_job_id(name, args.project, args.source, args.destination),
+            job_id=job_id,
             copy={
                 "source_tables": [{"project_id": args.project, "dataset_id": args.source[0],
                                    "table_id": args.source[1]}],
@@ -102,4 +103,4 @@ class OneOffCopy(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
         )
-        self.register_outputs({"job_id": self.job.job_id})
+        self.register_outputs({"job_id": job_id})

@@ -49,5 +49,4 @@ class WarehouseDataset(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect,
                                         depends_on=list(args.depends_on) or None),
         )
-        self.dataset_id = self.dataset.dataset_id
-        self.register_outputs({"dataset_id": self.dataset.dataset_id})
+        self.register_outputs({"dataset_id": d.dataset_id})

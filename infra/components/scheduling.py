@@ -51,5 +51,7 @@ class Scheduling(pulumi.ComponentResource):
                 f"{name}-{role}-token-creator", service_account_id=account.name,
                 role="roles/iam.serviceAccountTokenCreator", member=agent, opts=pulumi.ResourceOptions(parent=self))
             for role, account in sorted(args.accounts.items())}
-        self.topic_id = self.topic.id
-        self.register_outputs({"topic": self.topic.id})
+        # The topic's id as the provider reports it, known before it exists (scheduled jobs name
+        # it as a plain string and depend on `self.topic`).
+        self.topic_id = f"projects/{args.project}/topics/{TOPIC_NAME}"
+        self.register_outputs({"topic": self.topic_id})

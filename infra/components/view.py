@@ -23,7 +23,8 @@ TYPE = "warehouse:view:View"
 class ViewArgs:
     query: ResolvedQuery
     project: str
-    dataset: gcp.bigquery.Dataset
+    dataset: gcp.bigquery.Dataset  # the resource of the dataset it is in
+    dataset_id: str
     labels: dict
     # The tables and views it reads, and the datasets that authorize it: they must exist first.
     upstream: Sequence[pulumi.Resource] = ()
@@ -36,12 +37,12 @@ class View(pulumi.ComponentResource):
         self.table = gcp.bigquery.Table(
             f"{name}-view",
             project=args.project,
-            dataset_id=args.dataset.dataset_id,
+            dataset_id=args.dataset_id,
             table_id=spec.name,
             description=spec.description,
             labels={**args.labels, "folder": spec.folder},
             view={"query": args.query.sql, "use_legacy_sql": False},
             deletion_protection=False,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.upstream) or None),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.dataset, *args.upstream]),
         )
-        self.register_outputs({"table_id": self.table.table_id})
+        self.register_outputs({"view": f"{args.dataset_id}.{spec.name}"})
