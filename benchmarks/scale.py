@@ -464,18 +464,24 @@ class Row:
         return self.plan_s / self.replay_s if self.replay_s else float("nan")
 
 
+def best(runs: list[ChildRun]) -> ChildRun:
+    """The fastest run, with the largest peak memory of all runs; a failed run if any failed."""
+    failed = [r for r in runs if r.returncode != 0]
+    if failed:
+        return failed[0]
+    fastest = min(runs, key=lambda r: r.seconds)
+    fastest.peak_mb = max(r.peak_mb for r in runs)
+    return fastest
+
+
 def run_best(args: list[str], repeat: int) -> ChildRun:
-    """Run a child `repeat` times; the fastest run, with the largest peak memory of all runs.
-    Stops at the first failure and returns it."""
+    """Run a child `repeat` times (stopping at a failure); see `best`."""
     runs: list[ChildRun] = []
     for _ in range(repeat):
-        run = run_child(args, cwd=ROOT)
-        if run.returncode != 0:
-            return run
-        runs.append(run)
-    best = min(runs, key=lambda r: r.seconds)
-    best.peak_mb = max(r.peak_mb for r in runs)
-    return best
+        runs.append(run_child(args, cwd=ROOT))
+        if runs[-1].returncode != 0:
+            break
+    return best(runs)
 
 
 def measure(n: int, work: Path, profile: bool, repeat: int) -> Row:
@@ -491,20 +497,36 @@ def measure(n: int, work: Path, profile: bool, repeat: int) -> Row:
     if chk.returncode != 0:
         notes.append("check FAILED: " + (chk.stdout + chk.stderr).strip()[:2000])
 
+    # plan, floor and replay are compared with each other: their runs are interleaved (plan, floor,
+    # replay, plan, ...) so that a slower stretch of a shared machine slows all three alike.
     plan_json = work / f"plan-{n}.json"
-    pl = run_best([PYTHON, "-m", "infra", "--root", str(root), "plan", "--stack", "prod", "--quiet",
-                   "--json", str(plan_json)], repeat)
-    print(f"[N={n}] plan: {pl.seconds:.2f} s, rc={pl.returncode}, peak {pl.peak_mb:.0f} MB", flush=True)
+    plan_args = [PYTHON, "-m", "infra", "--root", str(root), "plan", "--stack", "prod", "--quiet",
+                 "--json", str(plan_json)]
+    first_plan = run_child(plan_args, cwd=ROOT)
     resources: list[dict] = []
-    if pl.returncode != 0 or not plan_json.exists():
-        notes.append("plan FAILED: " + (pl.stdout + pl.stderr).strip()[-2000:])
+    if first_plan.returncode != 0 or not plan_json.exists():
+        notes.append("plan FAILED: " + (first_plan.stdout + first_plan.stderr).strip()[-2000:])
     else:
         resources = json.loads(plan_json.read_text(encoding="utf-8"))["resources"]
     counts = Counter(r["type"] for r in resources)
-
-    floor_dir = work / f"floor-{n}"
+    floor_dir, replay_dir = work / f"floor-{n}", work / f"replay-{n}"
     write_floor(floor_dir, counts)
-    fl = run_best([PYTHON, str(floor_dir / "run_floor.py"), str(floor_dir)], repeat)
+    floor_args = [PYTHON, str(floor_dir / "run_floor.py"), str(floor_dir)]
+    replay_args = [PYTHON, str(replay_dir / "run_replay.py"), str(replay_dir)]
+    runs: dict[str, list[ChildRun]] = {"plan": [first_plan], "floor": [], "replay": []}
+    if resources:
+        write_replay(replay_dir, plan_json)
+        for i in range(repeat):
+            for what, args in (("plan", plan_args), ("floor", floor_args), ("replay", replay_args)):
+                if what == "plan" and i == 0:
+                    continue
+                if runs[what] and runs[what][-1].returncode != 0:
+                    continue  # failed once: not run again
+                runs[what].append(run_child(args, cwd=ROOT))
+    pl, fl = best(runs["plan"]), best(runs["floor"]) if runs["floor"] else ChildRun(0.0, 0.0, 1, "", "not run")
+    rp = best(runs["replay"]) if runs["replay"] else ChildRun(0.0, 0.0, 1, "", "not run")
+    print(f"[N={n}] plan: {pl.seconds:.2f} s, rc={pl.returncode}, peak {pl.peak_mb:.0f} MB", flush=True)
+
     floor_resources = int(fl.stdout.strip() or 0) if fl.returncode == 0 else 0
     print(f"[N={n}] floor: {fl.seconds:.2f} s, rc={fl.returncode}, {floor_resources} resources, "
           f"peak {fl.peak_mb:.0f} MB", flush=True)
@@ -514,21 +536,16 @@ def measure(n: int, work: Path, profile: bool, repeat: int) -> Row:
         notes.append(f"floor registered {floor_resources} resources, plan {len(resources)}")
 
     replay_ok = False
-    rp = ChildRun(0.0, 0.0, 1, "", "plan failed")
-    if resources:
-        replay_dir = work / f"replay-{n}"
-        write_replay(replay_dir, plan_json)
-        rp = run_best([PYTHON, str(replay_dir / "run_replay.py"), str(replay_dir)], repeat)
-        if rp.returncode == 0:
-            replayed = json.loads((replay_dir / "replayed.json").read_text(encoding="utf-8"))["resources"]
-            differ = replay_differences(resources, replayed)
-            replay_ok = not differ
-            if differ:
-                notes.append(f"replay differs from the plan in {len(differ)} resource(s), e.g. {differ[:3]}")
-        else:
-            notes.append("replay FAILED: " + rp.stderr.strip()[-2000:])
-        print(f"[N={n}] replay: {rp.seconds:.2f} s, rc={rp.returncode}, same registrations as the plan: "
-              f"{'yes' if replay_ok else 'NO'}", flush=True)
+    if rp.returncode == 0:
+        replayed = json.loads((replay_dir / "replayed.json").read_text(encoding="utf-8"))["resources"]
+        differ = replay_differences(resources, replayed)
+        replay_ok = not differ
+        if differ:
+            notes.append(f"replay differs from the plan in {len(differ)} resource(s), e.g. {differ[:3]}")
+    else:
+        notes.append("replay FAILED: " + rp.stderr.strip()[-2000:])
+    print(f"[N={n}] replay: {rp.seconds:.2f} s, rc={rp.returncode}, same registrations as the plan: "
+          f"{'yes' if replay_ok else 'NO'}", flush=True)
 
     if profile:
         prof = run_child([PYTHON, "-m", "cProfile", "-s", "cumtime", "-m", "infra", "--root", str(root), "plan",
