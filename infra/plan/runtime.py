@@ -5,10 +5,9 @@ The language host (`pulumi-language-python-exec`) sets the stack's config with
 `runpy.run_path("infra/", run_name="__main__")` inside `pulumi.runtime.run_in_stack`. This module
 does exactly that, with Pulumi's mock monitor (its `RegisterResource` answering as the engine
 does in a preview of new resources: inputs echoed, computed outputs added) in place of the
-engine, and records every
-registration as the engine would receive it: URN (built by the engine's rule), type token,
-parent, inputs (camelCase, as serialized by the SDK), dependencies and options. That record is
-the plan: what `pulumi preview` would send to the engine, without credentials or the CLI.
+engine, and records every registration as the engine would receive it: URN (built by the
+engine's rule), type token, parent, inputs (camelCase, as serialized by the SDK), dependencies
+and options. That record is the plan: what `pulumi preview` would send to the engine, without credentials or the CLI.
 
 Each run happens on a fresh thread, in a fresh `contextvars.Context` and event loop, because the
 SDK keeps its settings, config and root stack in context variables; several plans can run in
