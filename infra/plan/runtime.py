@@ -7,7 +7,8 @@ does exactly that, with Pulumi's mock monitor (its `RegisterResource` answering 
 does in a preview of new resources: inputs echoed, computed outputs added) in place of the
 engine, and records every registration as the engine would receive it: URN (built by the
 engine's rule), type token, parent, inputs (camelCase, as serialized by the SDK), dependencies
-and options. That record is the plan: what `pulumi preview` would send to the engine, without credentials or the CLI.
+and options. That record is the plan: what `pulumi preview` would send to the engine, without
+credentials or the CLI.
 
 Each run happens on a fresh thread, in a fresh `contextvars.Context` and event loop, because the
 SDK keeps its settings, config and root stack in context variables; several plans can run in
