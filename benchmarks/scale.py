@@ -285,6 +285,7 @@ def depth(resources: list[dict], with_parents: bool) -> int:
 
 FLOOR_PROGRAM = '''\
 """Generated floor program: registers {total} resources with minimal inputs."""
+import gc
 import importlib
 import inspect
 import json
@@ -294,6 +295,7 @@ import pulumi
 import pulumi_gcp  # noqa: F401 - the real program imports it too
 
 COUNTS = json.loads(pathlib.Path(__file__).with_name("counts.json").read_text())
+gc.freeze()  # as the warehouse program does once it has loaded its declarations
 # The inputs infra.plan.runtime.computed_outputs reads to compute these resources' outputs.
 EXTRA = {{"gcp:serviceaccount/account:Account": {{"account_id": "x"}},
          "gcp:bigquery/dataset:Dataset": {{"dataset_id": "x"}}, "gcp:pubsub/topic:Topic": {{"name": "x"}}}}
@@ -349,6 +351,7 @@ def write_floor(dest: Path, counts: Counter) -> None:
 
 REPLAY_PROGRAM = '''\
 """Generated replay program: registers the resources of plan.json as they are recorded there."""
+import gc
 import importlib
 import json
 import pathlib
@@ -395,6 +398,7 @@ def visit(r):  # parents and dependencies first, as the program declares them
 
 for r in resources:
     visit(r)
+gc.freeze()  # as the warehouse program does once it has loaded its declarations
 made = {{}}
 for r in ordered:
     if r["type"] == "pulumi:pulumi:Stack":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import gc
 import json
 import logging
 import runpy
@@ -171,6 +172,9 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         loop.run_until_complete(loop.shutdown_default_executor())
         monitor.close_thread_loops()
         plan.resources.extend(monitor.registrations())
+        # The program froze what it had loaded (`gc.freeze`); this process goes on (several
+        # plans in one process), so hand those objects back to the collector.
+        gc.unfreeze()
         loop.close()
         asyncio.set_event_loop(None)
     return plan
