@@ -147,7 +147,9 @@ def main(root: Path | None = None) -> None:
     _last_declared = warehouse
     # What is loaded by now (the validated declarations, the imported modules) lives until the
     # run ends: keep it out of the garbage collector's full passes, which otherwise rescan it
-    # every time the SDK's own objects have grown by a quarter (README "Performance").
+    # every time the SDK's own objects have grown by a quarter (README "Performance"). Collect
+    # first, so that the analysis' garbage (SQL trees are cyclic) is freed, not frozen.
+    gc.collect()
     gc.freeze()
     declare(warehouse)
 
