@@ -326,24 +326,35 @@ for token, count in sorted(COUNTS.items()):
             pulumi.ComponentResource(token, f"component-{{i}}", None, None)
 '''
 
-FLOOR_RUNNER = '''\
+# `python DIR/run.py DIR [JSON]`: runs DIR's program under the plan runtime, prints the number of
+# registrations and, given JSON, writes the plan there.
+RUNNER = '''\
+import json
 import sys
 from pathlib import Path
 from infra.plan.runtime import run_program, stack_config_strings
 root = Path(sys.argv[1])
 plan = run_program(root, "prod", config=stack_config_strings(root, "prod"))
+if len(sys.argv) > 2:
+    Path(sys.argv[2]).write_text(json.dumps(plan.as_json()))
 print(len(plan.resources))
 '''
 
 
-def write_floor(dest: Path, counts: Counter) -> None:
+def _program_dir(dest: Path, main_source: str) -> None:
+    """A project directory with the real project and prod stack files, `infra/__main__.py` and
+    the runner `run.py`."""
     (dest / "infra").mkdir(parents=True, exist_ok=True)
     shutil.copy2(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
     shutil.copy2(ROOT / "Pulumi.prod.yaml", dest / "Pulumi.prod.yaml")
+    (dest / "infra" / "__main__.py").write_text(main_source, encoding="utf-8")
+    (dest / "run.py").write_text(RUNNER, encoding="utf-8")
+
+
+def write_floor(dest: Path, counts: Counter) -> None:
     custom = {t: c for t, c in counts.items() if t != "pulumi:pulumi:Stack"}
+    _program_dir(dest, FLOOR_PROGRAM.format(total=sum(custom.values())))
     (dest / "infra" / "counts.json").write_text(json.dumps(custom), encoding="utf-8")
-    (dest / "infra" / "__main__.py").write_text(FLOOR_PROGRAM.format(total=sum(custom.values())), encoding="utf-8")
-    (dest / "run_floor.py").write_text(FLOOR_RUNNER, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,25 +423,9 @@ for r in ordered:
         made[r["urn"]] = pulumi.ComponentResource(r["type"], r["name"], None, opts)
 '''
 
-REPLAY_RUNNER = '''\
-import json
-import sys
-from pathlib import Path
-from infra.plan.runtime import run_program, stack_config_strings
-root = Path(sys.argv[1])
-plan = run_program(root, "prod", config=stack_config_strings(root, "prod"))
-(root / "replayed.json").write_text(json.dumps(plan.as_json()))
-print(len(plan.resources))
-'''
-
-
 def write_replay(dest: Path, plan_json: Path) -> None:
-    (dest / "infra").mkdir(parents=True, exist_ok=True)
-    shutil.copy2(ROOT / "Pulumi.yaml", dest / "Pulumi.yaml")
-    shutil.copy2(ROOT / "Pulumi.prod.yaml", dest / "Pulumi.prod.yaml")
+    _program_dir(dest, REPLAY_PROGRAM.format())
     shutil.copy2(plan_json, dest / "infra" / "plan.json")
-    (dest / "infra" / "__main__.py").write_text(REPLAY_PROGRAM.format(), encoding="utf-8")
-    (dest / "run_replay.py").write_text(REPLAY_RUNNER, encoding="utf-8")
 
 
 def replay_differences(plan: list[dict], replayed: list[dict]) -> list[str]:
@@ -515,8 +510,8 @@ def measure(n: int, work: Path, profile: bool, repeat: int) -> Row:
     counts = Counter(r["type"] for r in resources)
     floor_dir, replay_dir = work / f"floor-{n}", work / f"replay-{n}"
     write_floor(floor_dir, counts)
-    floor_args = [PYTHON, str(floor_dir / "run_floor.py"), str(floor_dir)]
-    replay_args = [PYTHON, str(replay_dir / "run_replay.py"), str(replay_dir)]
+    floor_args = [PYTHON, str(floor_dir / "run.py"), str(floor_dir)]
+    replay_args = [PYTHON, str(replay_dir / "run.py"), str(replay_dir), str(replay_dir / "replayed.json")]
     runs: dict[str, list[ChildRun]] = {"plan": [first_plan], "floor": [], "replay": []}
     if resources:
         write_replay(replay_dir, plan_json)

@@ -156,7 +156,8 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
             why = (f"no query or view builds {ref.key}" if where == "dataset" else
                    f"source {ref.dataset!r} declares no table {ref.table!r}" if where == "source" else
                    f"{ref.dataset!r} is neither a dataset nor a raw source")
-            problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, sorted({*by_key, *source_tables}))}",
+            known = sorted({*by_key, *source_tables})  # only here: once per query would be quadratic
+            problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, known)}",
                          "read a declared table (datasets/sources/*.yaml, scheduled_queries/) or declare it")
             continue
         if ref.key == q.key:
