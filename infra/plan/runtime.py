@@ -151,6 +151,7 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
     asyncio.set_event_loop(loop)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     engine_log = logging.getLogger("warehouse.plan.engine")
+    collector_was_on = gc.isenabled()
     try:
         pulumi.runtime.set_all_config(dict(config), [])
         settings.configure(mocks.MockSettings(
@@ -172,9 +173,10 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         loop.run_until_complete(loop.shutdown_default_executor())
         monitor.close_thread_loops()
         plan.resources.extend(monitor.registrations())
-        # The program froze what it had loaded (`gc.freeze`); this process goes on (several
-        # plans in one process), so hand those objects back to the collector.
-        gc.unfreeze()
+        # The program switches the garbage collector off for the run (infra/program.py); this
+        # process goes on (several plans in one process, the test suite): switch it back on.
+        if collector_was_on:
+            gc.enable()
         loop.close()
         asyncio.set_event_loop(None)
     return plan
