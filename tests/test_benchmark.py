@@ -4,6 +4,7 @@ Small N, in-process; the benchmark itself (timings) is `benchmarks/scale.py`, no
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import json
 import sys
@@ -61,12 +62,40 @@ def test_replay_registers_what_the_plan_registered(scale, generated, tmp_path):
     assert scale.replay_differences(resources, changed) == [table["urn"]]
 
 
-def test_floor_registers_as_many_resources_of_each_type(scale, generated, tmp_path):
+@pytest.mark.parametrize("same_gc", [False, True], ids=["floor", "floor-with-the-program-gc-policy"])
+def test_floor_registers_as_many_resources_of_each_type(scale, generated, tmp_path, same_gc):
     plan = run_program(generated.root, "prod").as_json()
     counts = Counter(r["type"] for r in plan["resources"])
-    scale.write_floor(tmp_path, counts)
+    scale.write_floor(tmp_path, counts, same_gc=same_gc)
+    program = (tmp_path / "infra" / "__main__.py").read_text(encoding="utf-8")
+    assert ("gc.disable()" in program) is same_gc
     floor = run_program(tmp_path, "prod", config=stack_config_strings(tmp_path, "prod")).as_json()
     assert Counter(r["type"] for r in floor["resources"]) == counts
+    assert gc.isenabled()
+
+
+def test_program_runs_with_the_collector_off_and_the_runtime_switches_it_back_on(monkeypatch):
+    import infra.program as program
+
+    seen, declare = [], program.declare
+
+    def spy(warehouse):
+        seen.append(gc.isenabled())
+        declare(warehouse)
+
+    monkeypatch.setattr(program, "declare", spy)
+    assert gc.isenabled()
+    run_program(ROOT, "dev")
+    assert seen == [False] and gc.isenabled()
+
+    def fails(warehouse):
+        seen.append(gc.isenabled())
+        raise RuntimeError("declaring failed")
+
+    monkeypatch.setattr(program, "declare", fails)
+    with pytest.raises(Exception, match="declaring failed"):
+        run_program(ROOT, "dev")
+    assert seen == [False, False] and gc.isenabled()
 
 
 def _struct(values: dict) -> struct_pb2.Struct:
