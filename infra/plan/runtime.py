@@ -117,7 +117,14 @@ def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dr
         if load_stack_file(root, stack, problems) is None and problems:
             problems.raise_if_any()
         config = stack_config_strings(root, stack)
-    return _on_fresh_thread(contextvars.Context().run, _run, root, stack, config, dry_run)
+    # The program switches the garbage collector off for the run (infra/program.py); this process
+    # goes on (several plans in one process, the test suite): switch it back on, whatever happened.
+    collector_was_on = gc.isenabled()
+    try:
+        return _on_fresh_thread(contextvars.Context().run, _run, root, stack, config, dry_run)
+    finally:
+        if collector_was_on:
+            gc.enable()
 
 
 def _on_fresh_thread(func, *args):
@@ -151,7 +158,6 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
     asyncio.set_event_loop(loop)
     logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     engine_log = logging.getLogger("warehouse.plan.engine")
-    collector_was_on = gc.isenabled()
     try:
         pulumi.runtime.set_all_config(dict(config), [])
         settings.configure(mocks.MockSettings(
@@ -173,10 +179,6 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
         loop.run_until_complete(loop.shutdown_default_executor())
         monitor.close_thread_loops()
         plan.resources.extend(monitor.registrations())
-        # The program switches the garbage collector off for the run (infra/program.py); this
-        # process goes on (several plans in one process, the test suite): switch it back on.
-        if collector_was_on:
-            gc.enable()
         loop.close()
         asyncio.set_event_loop(None)
     return plan
