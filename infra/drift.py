@@ -557,6 +557,12 @@ def _acl_findings(target: _Target, resource: _Resource, old: dict | None, new: d
         return "outside" if changed else "files"
 
     findings = []
+
+    def not_applied(change: str, detail: str, **where: str) -> None:
+        # The files' side differs from BigQuery's because the files changed: the next `up` applies it.
+        findings.append(_finding(target, "not_applied", "files", f"the files {change}, not applied yet ({detail})",
+                                 f"Run the `up` of stack {ctx.stack}.", property="accesses", **where))
+
     changed_who = {_who(d) for d in extra} & {_who(d) for d in missing}
     for description in extra:
         who = _who(description)
@@ -564,10 +570,8 @@ def _acl_findings(target: _Target, resource: _Resource, old: dict | None, new: d
             declared = next(d for d in missing if _who(d) == who)
             o = origin(description, True)
             if o == "files":
-                findings.append(_finding(target, "not_applied", o,
-                                         f"the files change an ACL entry, not applied yet ({description} in BigQuery, "
-                                         f"{declared} in the files)", f"Run the `up` of stack {ctx.stack}.",
-                                         property="accesses", in_bigquery=description, in_files=declared))
+                not_applied("change an ACL entry", f"{description} in BigQuery, {declared} in the files",
+                            in_bigquery=description, in_files=declared)
                 continue
             findings.append(_finding(
                 target, "acl_entry_changed", o,
@@ -578,10 +582,7 @@ def _acl_findings(target: _Target, resource: _Resource, old: dict | None, new: d
             continue
         o = origin(description, True)
         if o == "files":
-            findings.append(_finding(target, "not_applied", o,
-                                     f"the files remove an ACL entry, not applied yet ({description})",
-                                     f"Run the `up` of stack {ctx.stack}.", property="accesses",
-                                     in_bigquery=description))
+            not_applied("remove an ACL entry", description, in_bigquery=description)
             continue
         category, what, action = _extra_acl_words(description, target, ctx)
         findings.append(_finding(target, category, o, what, action, property="accesses", in_bigquery=description))
@@ -590,10 +591,7 @@ def _acl_findings(target: _Target, resource: _Resource, old: dict | None, new: d
             continue
         o = origin(description, False)
         if o == "files":
-            findings.append(_finding(target, "not_applied", o,
-                                     f"the files add an ACL entry, not applied yet ({description})",
-                                     f"Run the `up` of stack {ctx.stack}.", property="accesses",
-                                     in_files=description))
+            not_applied("add an ACL entry", description, in_files=description)
             continue
         findings.append(_finding(
             target, "acl_entry_removed", o, f"an ACL entry of the files was removed outside the code ({description})",
