@@ -286,7 +286,7 @@ def depth(resources: list[dict], with_parents: bool) -> int:
 # The floor: same number and types of resources, minimal inputs, same mock runtime.
 # `{gc}`: what the program does with the garbage collector once it has imported what it needs.
 # The floor proper keeps the `gc.freeze()` it has had from the first measurements; the
-# like-for-like floor does what the warehouse program does (infra/program.py).
+# like-for-like floor does what the warehouse program does (infra/resources/program.py).
 FLOOR_GC = "gc.freeze()  # imported modules out of the collector's passes"
 SAME_GC = "gc.collect()\ngc.disable()  # as the warehouse program does once it has loaded its declarations"
 

@@ -18,7 +18,7 @@ else:
     _root = str(Path(__file__).resolve().parent.parent)
     if _root not in sys.path:
         sys.path.insert(0, _root)
-    from infra.program import main as program_main
+    from infra.resources.program import main as program_main
 
     # The declarations are read next to this file, whichever copy of the package was imported.
     program_main(Path(__file__).resolve().parent.parent)

@@ -22,8 +22,8 @@ if str(ROOT) not in sys.path:
 
 from infra.policies import RULES, Resource, Rule, Settings  # noqa: E402
 from infra.problems import Problems  # noqa: E402
-from infra.roles import PROJECT_ROLE_ALLOW_LIST  # noqa: E402
-from infra.stack_config import load_stack_file  # noqa: E402
+from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST  # noqa: E402
+from infra.declarations.stack import load_stack_file  # noqa: E402
 
 
 @functools.lru_cache(maxsize=None)

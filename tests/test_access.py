@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from infra.access import PROJECT_OWNERS, dataset_acl
-from infra.datasets import DatasetSpec
-from infra.model import AccessEntry, Role
-from infra.principals import Principal
-from infra.roles import Grant, RoleSpec
+from infra.model.access import PROJECT_OWNERS, dataset_acl
+from infra.declarations.datasets import DatasetSpec
+from infra.model.warehouse import AccessEntry, Role
+from infra.declarations.principals import Principal
+from infra.declarations.roles import Grant, RoleSpec
 
 
 def spec(name="mart", layer="mart"):

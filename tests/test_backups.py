@@ -10,11 +10,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from infra.backups import parse_snapshot_name, snapshot_table_name
-from infra.components.backup import copy_job_id
-from infra.snapshot_sql import snapshot_script
+from infra.declarations.backups import parse_snapshot_name, snapshot_table_name
+from infra.resources.components.backup import copy_job_id
+from infra.resources.snapshot_sql import snapshot_script
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 SCRIPT = snapshot_script("acme-warehouse-prod", ("production_mart", "production_ml"), "production_backup_us",
                          "daily_snapshots", 35)

@@ -11,7 +11,7 @@ import pytest
 from infra.plan.runtime import ProgramError, run_program
 from infra.problems import ProblemsError
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -15,7 +15,7 @@ import pytest
 from google.protobuf import struct_pb2
 
 from infra.plan.runtime import computed_outputs, run_program, stack_config_strings
-from infra.warehouse import load_for_stack
+from infra.model.load import load_for_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,7 +75,7 @@ def test_floor_registers_as_many_resources_of_each_type(scale, generated, tmp_pa
 
 
 def test_program_runs_with_the_collector_off_and_the_runtime_switches_it_back_on(monkeypatch):
-    import infra.program as program
+    import infra.resources.program as program
 
     seen, declare = [], program.declare
 

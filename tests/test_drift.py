@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.drift import (DERIVED_PROPERTIES, PreviewError, build_report, describe_access, parse_path, parse_preview,
+from infra.ops.drift import (DERIVED_PROPERTIES, PreviewError, build_report, describe_access, parse_path, parse_preview,
                          render_markdown, show)
 
-from .conftest import ROOT
+from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "drift"
 MART = "urn:pulumi:prod::warehouse::warehouse:dataset:Dataset$gcp:bigquery/dataset:Dataset::mart-dataset"

@@ -18,18 +18,18 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from infra.datasets import load_datasets
+from infra.declarations.datasets import load_datasets
 from infra.plan.runtime import ProgramError, run_program
-from infra.principals import Principal, PrincipalError, parse_principal
+from infra.declarations.principals import Principal, PrincipalError, parse_principal
 from infra.problems import Problems, ProblemsError
-from infra.queries import load_queries
-from infra.roles import load_roles
-from infra.schedule import Schedule, ScheduleError, parse_schedule
-from infra.sql import SqlError, parse
-from infra.stack_config import parse as parse_stack
-from infra.warehouse import load_for_stack
+from infra.declarations.queries import load_queries
+from infra.declarations.roles import load_roles
+from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
+from infra.checks.sql import SqlError, parse
+from infra.declarations.stack import parse as parse_stack
+from infra.model.load import load_for_stack
 
-from .conftest import copy_project, run_cli
+from tests.conftest import copy_project, run_cli
 
 FAST = settings(derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
 

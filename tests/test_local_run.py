@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from infra.columns import Column
+from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
 from infra.local.runner import LocalRun, contract_problems, read_run_date, render_destination
-from infra.warehouse import load_for_stack
+from infra.model.load import load_for_stack
 
-from .conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 
 
 @pytest.fixture(scope="module")

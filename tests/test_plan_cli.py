@@ -6,7 +6,7 @@ import json
 
 from infra.plan.diff import diff_plans, render_diff
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 REQUIRED = {"urn", "type", "name", "parent", "inputs", "dependencies", "protect"}
 

@@ -163,9 +163,9 @@ TABLE = "gcp:bigquery/table:Table"
 
 
 def test_every_scheduled_query_has_a_transfer_with_location_runner_and_topic(prod_plan):
-    from infra.warehouse import load_for_stack
+    from infra.model.load import load_for_stack
 
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     warehouse = load_for_stack(ROOT, "prod")
     tables = {q.spec.key for q in warehouse.queries if not q.spec.is_view}

@@ -14,10 +14,10 @@ from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidat
 
 from infra.policies import RULES, Resource, Settings
 from infra.policies.evaluate import evaluate, resources_of, settings_for
-from infra.roles import PROJECT_ROLE_ALLOW_LIST
-from infra.warehouse import load_for_stack
+from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
+from infra.model.load import load_for_stack
 
-from .conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli
 
 PROTECTED = Settings(protected=True, allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
 BY_NAME = {r.name: r for r in RULES}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.principals import Principal, PrincipalError, parse_principal
+from infra.declarations.principals import Principal, PrincipalError, parse_principal
 
 
 @pytest.mark.parametrize("text, kind, acl", [

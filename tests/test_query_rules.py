@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import run_cli
+from tests.conftest import run_cli
 
 STG = "scheduled_queries/staging/stripe"
 MART = "scheduled_queries/mart/revenue"

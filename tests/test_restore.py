@@ -24,14 +24,14 @@ import click
 import pytest
 from google.cloud import bigquery
 
-from infra.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
-from infra.restore import (RestoreError, RestorePlan, RestorePoint, Restorer, RestoreSql, Snapshot, TableName,
+from infra.declarations.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
+from infra.ops.restore import (RestoreError, RestorePlan, RestorePoint, Restorer, RestoreSql, Snapshot, TableName,
                            check_request, choose_point, newest_at_or_before, parse_time, resolve_table,
                            time_travel_start)
-from infra.restore_cli import register, render_listing
-from infra.warehouse import load_for_stack
+from infra.cli.backups import register, render_listing
+from infra.model.load import load_for_stack
 
-from .conftest import ROOT, copy_project
+from tests.conftest import ROOT, copy_project
 
 UTC = dt.timezone.utc
 PROJECT = "acme-warehouse-dev"  # the emulator's project and the dev stack's
@@ -294,7 +294,7 @@ def test_a_long_job_is_polled_and_shown(dev):
 
     sleeps, progress = [], Recorder()
     restorer_ = Restorer(Client(), dev, lambda: NOW, progress=progress, poll_seconds=5, sleep=sleeps.append)
-    from infra.restore import Step
+    from infra.ops.restore import Step
     assert restorer_._execute(Step(1, 1, "Count", "SELECT 7", counts="point")) == 7
     assert sleeps == [5, 5]
     assert progress.events == [("started", 1), ("running", 1), ("running", 1), ("finished", 1, "7 rows")]
@@ -338,8 +338,8 @@ def test_the_terminal_display_shows_each_step():
 
     from rich.console import Console
 
-    from infra.restore import Step
-    from infra.restore_cli import TerminalSteps
+    from infra.ops.restore import Step
+    from infra.cli.backups import TerminalSteps
 
     out = StringIO()
     steps = TerminalSteps(Console(file=out, force_terminal=True, width=200, color_system=None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.schedule import Schedule, ScheduleError, must_run_after, parse_schedule
+from infra.declarations.schedule import Schedule, ScheduleError, must_run_after, parse_schedule
 
 ALL_MONTHS = tuple(range(1, 13))
 

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from infra.plan.runtime import run_program
-from infra.warehouse import load_for_stack
+from infra.model.load import load_for_stack
 
-from .conftest import ROOT, copy_project, run_cli
+from tests.conftest import ROOT, copy_project, run_cli
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 DATASET = "gcp:bigquery/dataset:Dataset"

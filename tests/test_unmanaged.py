@@ -23,12 +23,12 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from infra.model import AccessEntry
-from infra.principals import Principal
-from infra.unmanaged import declared_key, describe_key, entry_key, scan
-from infra.warehouse import load_for_stack
+from infra.model.warehouse import AccessEntry
+from infra.declarations.principals import Principal
+from infra.ops.unmanaged import declared_key, describe_key, entry_key, scan
+from infra.model.load import load_for_stack
 
-from .conftest import copy_project, run_cli
+from tests.conftest import copy_project, run_cli
 
 STAMP = "20260115T0610"
 
@@ -208,7 +208,7 @@ def test_cli_exits_0_when_everything_is_declared(scanned_project, emulator, tmp_
 def test_bigquery_refusals_become_one_line():
     from google.api_core.exceptions import Forbidden
 
-    from infra.drift_cli import _guarded, _ScanFailed
+    from infra.cli.drift import _guarded, _ScanFailed
 
     def refuse():
         raise Forbidden("Access Denied: Project acme-warehouse-prod: User does not have bigquery.datasets.get")

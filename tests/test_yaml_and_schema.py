@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from infra.problems import Problems
-from infra.schema import Field, read_mapping
-from infra.yamlfile import key_text, load_text
+from infra.declarations.keys import Field, read_mapping
+from infra.declarations.files import key_text, load_text
 
 
 def test_lines_of_keys_and_items():

@@ -111,7 +111,7 @@ class Emulator:
     def client(self) -> bigquery.Client:
         """A BigQuery client for this emulator, with anonymous credentials (nothing checks them)."""
         # Imported here so that code which only starts and stops the server needs no client library.
-        from ..bigquery_client import connect
+        from infra.ops.bigquery_client import connect
 
         return connect(self.project, self.url)
 

@@ -32,10 +32,10 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from ..backups import snapshot_table_name
-from ..model import Warehouse
-from .gaps import adapt_for_emulator
-from ..plan.runtime import Plan, Registration
+from infra.declarations.backups import snapshot_table_name
+from infra.model.warehouse import Warehouse
+from infra.local.gaps import adapt_for_emulator
+from infra.plan.runtime import Plan, Registration
 
 FIXTURES = Path("tests") / "fixtures"
 DATASET = "gcp:bigquery/dataset:Dataset"

@@ -11,7 +11,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Callable
 
-from .runtime import STACK_TYPE, Plan, Registration
+from infra.plan.runtime import STACK_TYPE, Plan, Registration
 
 _MAX_SCALARS = 4
 

@@ -110,14 +110,14 @@ def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dr
     Without `config`, the stack file is read as the Pulumi CLI would, and a stack file the CLI
     would refuse raises `ProblemsError` before the program runs."""
     if config is None:
-        from ..problems import Problems
-        from ..stack_config import load_stack_file
+        from infra.problems import Problems
+        from infra.declarations.stack import load_stack_file
 
         problems = Problems()
         if load_stack_file(root, stack, problems) is None and problems:
             problems.raise_if_any()
         config = stack_config_strings(root, stack)
-    # The program switches the garbage collector off for the run (infra/program.py); this process
+    # The program switches the garbage collector off for the run (infra/resources/program.py); this process
     # goes on (several plans in one process, the test suite): switch it back on, whatever happened.
     collector_was_on = gc.isenabled()
     try:

@@ -4,7 +4,7 @@ datasets themselves are not."""
 
 from __future__ import annotations
 
-from .base import DATASET, TRANSFER, Resource, Rule, Settings
+from infra.policies.base import DATASET, TRANSFER, Resource, Rule, Settings
 
 
 def check(resources: list[Resource], settings: Settings):

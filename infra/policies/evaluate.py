@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ..plan.runtime import Plan
-from ..roles import PROJECT_ROLE_ALLOW_LIST
-from ..stack_config import StackConfig
-from . import RULES
-from .base import Resource, Settings, Violation
+from infra.plan.runtime import Plan
+from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
+from infra.declarations.stack import StackConfig
+from infra.policies import RULES
+from infra.policies.base import Resource, Settings, Violation
 
 
 def settings_for(stack: StackConfig) -> Settings:

@@ -4,7 +4,7 @@ other stacks and teams added)."""
 
 from __future__ import annotations
 
-from .base import Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
 
 FORBIDDEN_PREFIXES = ("gcp:bigquery/datasetIam", "gcp:bigquery/datasetAccess:", "gcp:bigquery/iamBinding:",
                       "gcp:bigquery/iamPolicy:", "gcp:projects/iAMBinding:", "gcp:projects/iAMPolicy:",

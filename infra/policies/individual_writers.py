@@ -3,7 +3,7 @@ service accounts, so access is granted and removed in one place."""
 
 from __future__ import annotations
 
-from .base import Resource, Rule, Settings, accesses
+from infra.policies.base import Resource, Rule, Settings, accesses
 
 
 def check(r: Resource, settings: Settings):

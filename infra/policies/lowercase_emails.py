@@ -3,7 +3,7 @@ shows as drift forever). The member kind (`serviceAccount:`) keeps its own spell
 
 from __future__ import annotations
 
-from .base import Resource, Rule, Settings, accesses
+from infra.policies.base import Resource, Rule, Settings, accesses
 
 
 def check(r: Resource, settings: Settings):

@@ -3,7 +3,7 @@ without it the deploying service account would be the dataset's only owner."""
 
 from __future__ import annotations
 
-from .base import DATASET, Resource, Rule, Settings
+from infra.policies.base import DATASET, Resource, Rule, Settings
 
 
 def check(r: Resource, settings: Settings):

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
 
 
 def check(r: Resource, settings: Settings):

@@ -3,7 +3,7 @@ declared tables have deletion protection on: removing one must be a deliberate t
 
 from __future__ import annotations
 
-from .base import DATASET, TABLE, Resource, Rule, Settings
+from infra.policies.base import DATASET, TABLE, Resource, Rule, Settings
 
 
 def check(r: Resource, settings: Settings):

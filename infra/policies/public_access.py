@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .base import Resource, Rule, Settings, accesses
+from infra.policies.base import Resource, Rule, Settings, accesses
 
 PUBLIC_MEMBERS = {"allusers", "allauthenticatedusers"}
 PUBLIC_DOMAINS = {"gmail.com", "googlemail.com"}

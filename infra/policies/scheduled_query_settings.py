@@ -4,7 +4,7 @@ failure e-mail alone goes to nobody)."""
 
 from __future__ import annotations
 
-from .base import TRANSFER, Resource, Rule, Settings
+from infra.policies.base import TRANSFER, Resource, Rule, Settings
 
 REQUIRED = {"location": "its dataset's location", "serviceAccountName": "the runner service account",
             "notificationPubsubTopic": "the scheduled-queries topic"}

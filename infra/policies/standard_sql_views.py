@@ -3,7 +3,7 @@ read a legacy view): `useLegacySql` must be present and false."""
 
 from __future__ import annotations
 
-from .base import TABLE, Resource, Rule, Settings
+from infra.policies.base import TABLE, Resource, Rule, Settings
 
 
 def check(r: Resource, settings: Settings):

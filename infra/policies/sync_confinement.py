@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .base import Resource, Rule, Settings, accesses
+from infra.policies.base import Resource, Rule, Settings, accesses
 
 _SYNC_ACCOUNT = re.compile(r"^(?:[a-z0-9-]*-)?sync-([a-z0-9-]+)@[a-z0-9.-]+\.gserviceaccount\.com$")
 

@@ -1,0 +1,2 @@
+"""Checks on the SQL: parsing and references (`sql.py`), the lineage graph (`lineage.py`) and the
+rules every scheduled query and view must pass (`query_rules.py`). No resources, no BigQuery."""

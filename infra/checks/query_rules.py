@@ -1,0 +1,219 @@
+"""Checking the scheduled queries and views as a whole, for one stack.
+
+Given the loaded query specs, datasets and raw sources, this parses every SQL file once and
+applies the rules `check` enforces (each problem names the SQL or YAML file and line):
+
+- every file parses as one SELECT, and names tables as `dataset.table` that are declared
+  (a raw source's table, or another query's or view's destination);
+- each destination is declared once, in a managed dataset of the folder's layer;
+- the lineage is a DAG (a cycle is reported with its path);
+- every scheduled query runs after the scheduled queries it reads from, with a margin;
+- the cost guard: a partitioned source (or a table that requires a partition filter) is read
+  with a filter on its partition column against `@run_date`/`@run_time`;
+- views read managed tables only (no run parameters, no raw sources);
+- when the outer SELECT lists its columns, they are exactly the declared ones, in order.
+
+It returns the resolved queries (SQL with the stack's table names), the lineage, and which
+datasets must authorize which consuming datasets' views.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from infra.declarations.datasets import DatasetSpec, SourceSpec
+from infra.checks.lineage import Lineage, Node
+from infra.problems import Problems
+from infra.declarations.queries import QuerySpec
+from infra.declarations.schedule import must_run_after
+from infra.declarations.keys import suggest
+from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.declarations.stack import StackConfig
+
+# The folder layer a query lives in -> the dataset layers it may write to.
+LAYER_TARGETS = {"staging": ("staging",), "mart": ("mart",), "ml": ("ml",), "sync": ("sync",),
+                 "reporting": ("reporting",)}
+INCREMENTAL_PARTITION = 'run_time-24h|"%Y%m%d"'
+
+
+@dataclass(frozen=True)
+class ResolvedQuery:
+    spec: QuerySpec
+    sql: str  # the SQL with the stack's fully qualified table names
+    reads: tuple[str, ...]  # dataset.table keys, sorted
+
+    @property
+    def destination_template(self) -> str:
+        """The Data Transfer Service destination: the table, or for an incremental query the
+        partition of the day before the run (`@run_date` - 1), which it replaces."""
+        if self.spec.incremental:
+            return f"{self.spec.name}${{{INCREMENTAL_PARTITION}}}"
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Analysis:
+    queries: tuple[ResolvedQuery, ...]
+    lineage: Lineage
+    authorizations: dict[str, set[str]]  # source dataset name -> consuming dataset names (views)
+
+
+def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sources: tuple[SourceSpec, ...],
+            stack: StackConfig, problems: Problems, unloaded: set[str] = frozenset()) -> Analysis:
+    """`unloaded` names the dataset and query files that exist but failed to load (their
+    problems are already reported): references to them are not reported again."""
+    by_dataset = {d.name: d for d in datasets}
+    by_source = {s.name: s for s in sources}
+    specs = _check_destinations(specs, by_dataset, by_source, unloaded, problems)
+    by_key = {q.key: q for q in specs}
+    source_tables = {f"{s.name}.{t}": table for s in sources for t, table in s.tables.items() if table}
+
+    lineage = Lineage()
+    for key in source_tables:
+        lineage.add(Node(key, "source", "source"))
+    parsed: dict[str, ParsedQuery] = {}
+    for q in specs:
+        try:
+            parsed[q.key] = parse(q.sql)
+        except SqlError as exc:
+            problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
+            continue
+        reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
+        lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads)
+
+    for cycle in lineage.cycles():
+        first = by_key[cycle[0]]
+        problems.add(first.sql_file, None, "", f"the queries read each other in a cycle: {' -> '.join(cycle)}",
+                     "break the cycle: one of these queries must not read the other")
+    authorizations: dict[str, set[str]] = {}
+    resolved = []
+    for q in specs:
+        p = parsed.get(q.key)
+        if p is None:
+            continue
+        _check_query(q, p, by_key, source_tables, lineage, problems)
+        if q.is_view:
+            for ref in p.refs:
+                if ref.dataset in by_dataset and ref.dataset != q.dataset:
+                    authorizations.setdefault(ref.dataset, set()).add(q.dataset)
+        resolved.append(ResolvedQuery(q, _resolve(p, stack, by_source), tuple(sorted(lineage.upstream[q.key]))))
+    return Analysis(tuple(resolved), lineage, authorizations)
+
+
+def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
+    def qualify(ref: TableRef) -> str:
+        if ref.dataset in by_source:
+            return f"`{stack.source_project}.{by_source[ref.dataset].dataset_id}.{ref.table}`"
+        return f"`{stack.project}.{stack.dataset_prefix}{ref.dataset}.{ref.table}`"
+    return resolve(p, qualify)
+
+
+def _check_destinations(specs, by_dataset, by_source, unloaded: set[str], problems: Problems) -> tuple[QuerySpec, ...]:
+    kept, seen = [], {}
+    for q in specs:
+        dataset = by_dataset.get(q.dataset)
+        if dataset is None and q.dataset in unloaded:
+            continue  # the dataset's own file has problems, reported where it is
+        if dataset is None:
+            hint = " (a raw source is read-only)" if q.dataset in by_source else suggest(q.dataset, list(by_dataset))
+            problems.add(q.file, None, "dataset", f"dataset {q.dataset!r} is not a managed dataset{hint}",
+                         f"use one of: {', '.join(sorted(by_dataset))}")
+            continue
+        if dataset.layer not in LAYER_TARGETS[q.layer]:
+            problems.add(q.file, None, "dataset",
+                         f"a {q.layer} query writes to {q.dataset!r}, a {dataset.layer} dataset",
+                         f"move the files under scheduled_queries/{dataset.layer}/ or write to a {q.layer} dataset")
+            continue
+        if q.kind == "view" and q.layer not in ("reporting", "sync", "mart", "ml"):
+            problems.add(q.file, None, "kind", f"views belong to reporting, sync or mart folders, not {q.layer}",
+                         "make it a table, or move it")
+            continue
+        if q.key in seen:
+            problems.add(q.file, None, "", f"{q.key} is already built by {seen[q.key]}",
+                         "each table is built by one query: rename one of the files")
+            continue
+        seen[q.key] = q.file
+        kept.append(q)
+    return tuple(kept)
+
+
+def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_source, unloaded: set[str],
+                      problems) -> set[str]:
+    reads: set[str] = set()
+    for ref in p.refs:
+        if ref.project:
+            problems.add(q.sql_file, ref.line, "", f"{ref.project}.{ref.key} names a project",
+                         f"write `{ref.key}`: the project and dataset id come from the stack")
+            continue
+        if not ref.dataset:
+            problems.add(q.sql_file, ref.line, "", f"table {ref.table!r} has no dataset",
+                         f"write `<dataset>.{ref.table}` with a dataset or source name")
+            continue
+        if ref.key not in by_key and ref.key not in source_tables and {ref.table, ref.dataset} & unloaded:
+            continue  # its own files have problems, reported where they are
+        if ref.key not in by_key and ref.key not in source_tables:
+            where = "dataset" if ref.dataset in by_dataset else "source" if ref.dataset in by_source else None
+            why = (f"no query or view builds {ref.key}" if where == "dataset" else
+                   f"source {ref.dataset!r} declares no table {ref.table!r}" if where == "source" else
+                   f"{ref.dataset!r} is neither a dataset nor a raw source")
+            known = sorted({*by_key, *source_tables})  # only here: once per query would be quadratic
+            problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, known)}",
+                         "read a declared table (datasets/sources/*.yaml, scheduled_queries/) or declare it")
+            continue
+        if ref.key == q.key:
+            problems.add(q.sql_file, ref.line, "", f"the query reads its own table {ref.key}",
+                         "read the upstream tables instead (a self-read is a cycle)")
+            continue
+        reads.add(ref.key)
+    return reads
+
+
+def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: Lineage, problems: Problems) -> None:
+    run_params = p.parameters & {"run_date", "run_time"}
+    if q.is_view:
+        if p.parameters:
+            problems.add(q.sql_file, None, "", "a view cannot use query parameters (@run_date, @run_time)",
+                         "filter in the query that reads the view, or make it a scheduled table")
+        for ref in p.refs:
+            if ref.key in source_tables:
+                problems.add(q.sql_file, ref.line, "", f"a view reads the raw source {ref.key}",
+                             "read the staging table built from it")
+    elif q.incremental and not run_params:
+        problems.add(q.sql_file, None, "", "an incremental query must select one day with @run_date or @run_time",
+                     "filter e.g. `WHERE DATE(event_time) = DATE_SUB(@run_date, INTERVAL 1 DAY)`")
+
+    def partition_column(ref: TableRef) -> str | None:
+        if ref.key in source_tables:
+            return source_tables[ref.key].partition_column
+        target = by_key.get(ref.key)
+        if target is not None and target.partitioning is not None and target.partitioning.require_filter:
+            return target.partitioning.field
+        return None
+
+    if not q.is_view:
+        for ref, column in partition_filter_problems(p, partition_column):
+            problems.add(q.sql_file, ref.line, "",
+                         f"full scan of partitioned {ref.key}: no filter on its partition column {column} "
+                         "against @run_date/@run_time",
+                         f"add e.g. `WHERE DATE({ref.node.alias_or_name}.{column}) = DATE_SUB(@run_date, INTERVAL 1 DAY)` "
+                         "in the SELECT that reads it")
+    declared = tuple(c.name for c in q.columns)
+    if p.output_columns is not None and tuple(c.lower() for c in p.output_columns) != tuple(d.lower() for d in declared):
+        missing = [c for c in declared if c.lower() not in {o.lower() for o in p.output_columns}]
+        extra = [c for c in p.output_columns if c.lower() not in {d.lower() for d in declared}]
+        detail = (f"missing {', '.join(missing)}" if missing else "") + \
+                 ("; " if missing and extra else "") + (f"not declared {', '.join(extra)}" if extra else "")
+        problems.add(q.sql_file, None, "", f"the SELECT's columns differ from {q.file}'s columns: "
+                     f"{detail or 'same columns in another order'}",
+                     "make the SELECT list and `columns:` match (names and order): the columns are the contract")
+    if q.schedule is not None:
+        for up_key in sorted(lineage.upstream_queries(q.key)):
+            up = by_key[up_key]
+            if up.schedule is None:
+                continue
+            why = must_run_after(q.schedule, up.schedule, q.after_margin_minutes)
+            if why:
+                what, _, fix = why.partition(": ")
+                problems.add(q.file, q.schedule_line, "schedule",
+                             f"{q.sql_file} runs too early for its input {up_key}: {what}",
+                             fix or f"schedule it at least {q.after_margin_minutes} minutes after {up_key}")

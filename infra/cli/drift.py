@@ -1,0 +1,201 @@
+"""The drift review's command: `drift --stack S` (what changed behind the code's back) and
+`drift --unmanaged --stack S` (what exists that no declaration owns).
+
+    python -m infra drift --stack prod                         # runs pulumi preview --refresh --json
+    python -m infra drift --stack prod --from-json preview.json  # a saved preview instead
+    python -m infra drift --unmanaged --stack prod             # lists BigQuery (credentials needed)
+
+Both write their report as Markdown (for an issue or a pull-request comment) and JSON (for
+machines) into `--out` (default `drift-report/`): `<stack>.md`/`.json` and
+`<stack>-unmanaged.md`/`.json`; a live preview's raw JSON is kept as `<stack>.preview.json`.
+The Markdown is printed too. Exit codes: 0 nothing found, 2 drift (or unmanaged objects), 1 error,
+whatever the Pulumi CLI's own exit code was (it is read from the preview's JSON, never trusted:
+PITFALLS.md). Bad usage exits 1 too, so that 2 always means drift.
+
+The preview is `pulumi preview --refresh --expect-no-changes --json --non-interactive --stack S
+--cwd <root>`: a preview never writes the state (`pulumi refresh` would, even when it fails).
+
+`--emulator-url URL` (hidden) points the unmanaged scan at a local BigQuery emulator with
+anonymous credentials; the tests use it. `register(group)` attaches the command to the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from infra.ops import drift as drift_report
+from infra.ops.bigquery_client import CredentialsProblem, connect, one_line
+from infra.problems import ProblemsError
+
+PREVIEW_TIMEOUT = 3600  # seconds; a refresh of every resource of a large stack takes minutes, not an hour
+INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
+
+
+def register(group: click.Group) -> None:
+    group.add_command(drift)
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"drift: {message}", err=True)
+    sys.exit(1)
+
+
+def preview_command(pulumi: str, root: Path, stack: str) -> list[str]:
+    return [pulumi, "preview", "--refresh", "--expect-no-changes", "--json", "--non-interactive",
+            "--stack", stack, "--cwd", str(root)]
+
+
+def run_preview(root: Path, stack: str) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of the preview; exits 1 in one line when the CLI is missing."""
+    pulumi = shutil.which("pulumi")
+    if pulumi is None:
+        _fail("the Pulumi CLI is not installed (no `pulumi` on PATH); fix: install it "
+              f"({INSTALL_URL}), or pass --from-json with the output of `pulumi preview --refresh --json`")
+    env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
+    try:
+        done = subprocess.run(preview_command(pulumi, root, stack), cwd=root, env=env, capture_output=True,
+                              text=True, timeout=PREVIEW_TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        _fail(f"`pulumi preview` did not finish within {PREVIEW_TIMEOUT} s; fix: check the backend and the "
+              "network, then run it again")
+    except OSError as exc:
+        _fail(f"`{pulumi}` could not be run: {exc}")
+    return done.returncode, done.stdout, done.stderr
+
+
+class _Command(click.Command):
+    """Usage errors exit 1, not click's 2: here 2 means drift."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@click.command(cls=_Command)
+@click.option("--stack", required=True, help="The stack to review (its Pulumi.<stack>.yaml).")
+@click.option("--unmanaged", is_flag=True,
+              help="List what exists in the stack's project that no declaration owns, instead of the preview's drift.")
+@click.option("--from-json", "from_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Read a saved `pulumi preview --refresh --json` instead of running the CLI.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("drift-report"),
+              show_default=True, help="Where the Markdown and JSON reports go.")
+@click.option("--emulator-url", hidden=True, default=None,
+              help="Scan the local BigQuery emulator at this URL (anonymous credentials). For tests.")
+@click.pass_obj
+def drift(root: Path, stack: str, unmanaged: bool, from_json: Path | None, out_dir: Path,
+          emulator_url: str | None) -> None:
+    """What changed in BigQuery behind the code's back, in plain words, with what to do.
+
+    Exit 0 no drift, 2 drift, 1 error.
+    """
+    if not (root / f"Pulumi.{stack}.yaml").is_file():
+        known = ", ".join(sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml")))
+        _fail(f"there is no stack {stack!r} (no Pulumi.{stack}.yaml); fix: use one of: {known}")
+    if unmanaged:
+        if from_json is not None:
+            _fail("--from-json is a saved preview, and --unmanaged lists BigQuery itself; fix: pass one of them")
+        sys.exit(_unmanaged(root, stack, out_dir, emulator_url))
+    if emulator_url:
+        _fail("--emulator-url is for --unmanaged only")
+    sys.exit(_preview_drift(root, stack, from_json, out_dir))
+
+
+def _preview_drift(root: Path, stack: str, from_json: Path | None, out_dir: Path) -> int:
+    raw: str | None = None
+    if from_json is not None:
+        cli_exit, stdout, stderr = None, from_json.read_text(encoding="utf-8", errors="replace"), ""
+        source = f"{from_json}"
+    else:
+        cli_exit, stdout, stderr = run_preview(root, stack)
+        raw = stdout
+        source = "pulumi preview --refresh --expect-no-changes --json"
+    try:
+        document = drift_report.parse_preview(stdout)
+    except drift_report.PreviewError as exc:
+        detail = _tail(stderr)
+        where = f"{from_json}" if from_json is not None else f"`pulumi preview` (exit code {cli_exit})"
+        report = drift_report.error_report(stack, f"{where}: {exc}" + (f"; it said: {detail}" if detail else ""),
+                                           cli_exit)
+    else:
+        report = drift_report.build_report(document, stack, cli_exit, refreshed=True if from_json is None else None)
+        if report.errors and stderr.strip() and cli_exit:
+            report.errors.append(f"`pulumi preview` exited {cli_exit}; its last words: {_tail(stderr)}")
+    report.source = source
+    markdown = drift_report.render_markdown(report)
+    out = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
+    md, js = drift_report.write_report(out, stack, markdown, report.as_json())
+    if raw is not None and raw.strip():
+        (out / f"{stack}.preview.json").write_text(raw, encoding="utf-8")
+    click.echo(markdown, nl=False)
+    click.echo(f"\nReport: {md} and {js}")
+    if report.errors:
+        click.echo(f"drift: {report.errors[0]}", err=True)
+    return report.exit_code
+
+
+def _unmanaged(root: Path, stack: str, out_dir: Path, emulator_url: str | None) -> int:
+    from infra.ops.unmanaged import UnmanagedReport, render_markdown, scan
+    from infra.model.load import load_for_stack
+
+    try:
+        warehouse = load_for_stack(root, stack)
+    except ProblemsError as exc:
+        click.echo(str(exc), err=True)
+        _fail(f"{len(exc.problems)} problem(s) in the declarations; fix them first (`python -m infra check`)")
+    client = _client(warehouse, emulator_url)
+    try:
+        report = _guarded(lambda: scan(client, warehouse))
+    except _ScanFailed as exc:
+        report = UnmanagedReport(stack=stack, project=warehouse.stack.project, errors=[str(exc)])
+    markdown = render_markdown(report)
+    out = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
+    md, js = drift_report.write_report(out, f"{stack}-unmanaged", markdown, report.as_json())
+    click.echo(markdown, nl=False)
+    click.echo(f"\nReport: {md} and {js}")
+    if report.errors:
+        click.echo(f"drift --unmanaged: {report.errors[0]}", err=True)
+    return report.exit_code
+
+
+class _ScanFailed(Exception):
+    pass
+
+
+def _client(warehouse: Any, emulator_url: str | None) -> Any:
+    try:
+        return connect(warehouse.stack.project, emulator_url)
+    except CredentialsProblem as exc:
+        _fail(str(exc))
+
+
+def _guarded(action):
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+    from requests.exceptions import RequestException
+
+    try:
+        return action()
+    except GoogleAuthError as exc:
+        raise _ScanFailed(f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: log in again "
+                          "(`gcloud auth application-default login`)") from None
+    except GoogleAPIError as exc:
+        raise _ScanFailed(f"BigQuery refused: {one_line(exc)}; fix: the scanning identity needs "
+                          "roles/bigquery.metadataViewer on the project") from None
+    except RequestException as exc:
+        raise _ScanFailed(f"BigQuery could not be reached: {one_line(exc)}; "
+                          "fix: check the network and retry") from None
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in (text or "").splitlines() if line.strip()][-lines:]
+    return " / ".join(kept)[:600]

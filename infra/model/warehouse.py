@@ -1,0 +1,135 @@
+"""The validated warehouse for one stack: frozen objects the Pulumi program turns into resources.
+
+Built by `warehouse.load_warehouse` from the declaration specs (`datasets.py`, `roles.py`) and a
+`StackConfig`. Everything here is already resolved for the stack: physical dataset ids, members,
+service-account e-mails and each dataset's complete ACL. Nothing downstream reads YAML or
+`pulumi.Config` again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping
+
+from infra.checks.query_rules import ResolvedQuery
+from infra.model.backups import BackupPlan
+from infra.declarations.datasets import DatasetSpec, SourceSpec
+from infra.checks.lineage import Lineage
+from infra.declarations.principals import Principal
+from infra.declarations.roles import RoleSpec
+from infra.declarations.stack import StackConfig
+
+
+RUNNER_ROLE = "runner"
+BACKUP_ROLE = "backup"
+
+
+@dataclass(frozen=True, order=True)
+class AccessEntry:
+    """One entry of a dataset's authoritative ACL."""
+
+    role: str | None  # OWNER / WRITER / READER; None for an authorized dataset
+    principal: Principal | None = None
+    special_group: str | None = None
+    authorized_dataset: tuple[str, str] | None = None  # (project, dataset id) whose views may read
+
+    def as_args(self) -> dict:
+        """Keyword arguments of `gcp.bigquery.DatasetAccessArgs` (nested values as plain dicts)."""
+        if self.authorized_dataset is not None:
+            project, dataset_id = self.authorized_dataset
+            return {"dataset": {"dataset": {"project_id": project, "dataset_id": dataset_id},
+                                "target_types": ["VIEWS"]}}
+        args: dict = {"role": self.role}
+        if self.special_group:
+            args["special_group"] = self.special_group
+        else:
+            args.update(self.principal.acl_entry())
+        return args
+
+
+
+@dataclass(frozen=True)
+class ServiceAccount:
+    role: str  # the role it belongs to
+    account_id: str  # with the stack's prefix
+    display_name: str
+    email: str
+
+    @property
+    def principal(self) -> Principal:
+        return Principal("serviceAccount", self.email)
+
+
+@dataclass(frozen=True)
+class Role:
+    spec: RoleSpec
+    members: tuple[Principal, ...]
+    service_account: ServiceAccount | None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+
+@dataclass(frozen=True)
+class Dataset:
+    spec: DatasetSpec
+    project: str
+    dataset_id: str
+    location: str
+    labels: Mapping[str, str]
+    accesses: tuple[AccessEntry, ...]
+    # Roles whose created service account appears in the ACL: the dataset must wait for them.
+    service_account_roles: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def layer(self) -> str:
+        return self.spec.layer
+
+
+
+@dataclass(frozen=True)
+class Source:
+    spec: SourceSpec
+    project: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def dataset_id(self) -> str:
+        return self.spec.dataset_id
+
+
+@dataclass(frozen=True)
+class Warehouse:
+    stack: StackConfig
+    datasets: tuple[Dataset, ...]
+    sources: tuple[Source, ...]
+    roles: tuple[Role, ...]
+    queries: tuple[ResolvedQuery, ...] = ()
+    lineage: Lineage | None = None
+    backups: BackupPlan | None = None
+
+    @property
+    def backup_account(self) -> ServiceAccount | None:
+        """The service account the backup jobs run as (roles/backup.yaml)."""
+        return self._account_of(BACKUP_ROLE)
+
+    @property
+    def runner(self) -> ServiceAccount | None:
+        """The service account every scheduled query runs as (roles/runner.yaml)."""
+        return self._account_of(RUNNER_ROLE)
+
+    def _account_of(self, role_name: str) -> ServiceAccount | None:
+        role = next((r for r in self.roles if r.name == role_name), None)
+        return role.service_account if role else None
+
+    def dataset(self, name: str) -> Dataset:
+        return next(d for d in self.datasets if d.name == name)
+
