@@ -10,7 +10,7 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from infra.declarations.backups import parse_snapshot_name, snapshot_table_name
+from infra.model.backups import parse_snapshot_name, snapshot_table_name
 from infra.resources.components.backup import copy_job_id
 from infra.resources.snapshot_sql import snapshot_script
 

@@ -24,8 +24,8 @@ import click
 import pytest
 from google.cloud import bigquery
 
-from infra.declarations.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
-from infra.ops.restore import (RestoreError, RestorePlan, RestorePoint, Restorer, RestoreSql, Snapshot, TableName,
+from infra.model.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
+from infra.ops.restore import (RestoreError, RestoreProcedure, RestorePoint, Restorer, RestoreSql, Snapshot, TableName,
                            check_request, choose_point, newest_at_or_before, parse_time, resolve_table,
                            time_travel_start)
 from infra.cli.backups import register, render_listing
@@ -322,9 +322,9 @@ def test_a_failure_after_the_drop_says_how_to_recover(dev):
     safety = "acme-warehouse-dev.dev_backup_us." + snapshot_table_name("dev_mart", "orders", PRE_RESTORE_POLICY, NOW)
     steps = restorer_._steps(request.table, RestorePoint(DAILY, snapshot), request.table, True, safety, None, NOW,
                              None)
-    plan = RestorePlan(request, RestorePoint(DAILY, snapshot), request.table, True, safety, None, steps)
+    procedure = RestoreProcedure(request, RestorePoint(DAILY, snapshot), request.table, True, safety, None, steps)
     with pytest.raises(RestoreError) as caught:
-        restorer_.run(plan)
+        restorer_.run(procedure)
     assert str(caught.value) == (
         "step 4/5 (Clone production_mart__revenue_mrr__daily_snapshots__20260115T0610 into mart.orders) failed: "
         f"quota exceeded; mart.orders was dropped after its safety snapshot {safety}; fix: run the restore again "
@@ -380,7 +380,7 @@ def test_restore_from_a_snapshot_after_deleting_rows_and_after_dropping_the_tabl
     progress = Recorder()
     result = restorer(client, wh, progress=progress).restore("mart.orders")
     target = f"{PROJECT}.{mart(wh)}.orders_restored_20260115T0610"
-    assert result.plan.point.snapshot.name == name and result.plan.target.table_id == target
+    assert result.procedure.point.snapshot.name == name and result.procedure.target.table_id == target
     assert result.rows == result.expected_rows == len(ROWS)
     assert all_rows(client, target) == original  # every row, every column
     assert client.get_table(target).time_partitioning.field == "d"  # a clone keeps the partitioning
@@ -397,7 +397,7 @@ def test_restore_from_a_snapshot_after_deleting_rows_and_after_dropping_the_tabl
     assert all_rows(client, f"{PROJECT}.{mart(wh)}.orders_back") == original
     # In place, a dropped table needs no safety snapshot: it is cloned back under its own name.
     result = restorer(client, wh).restore("mart.orders", in_place=True, yes=True)
-    assert not result.plan.replaces and result.plan.safety_snapshot is None
+    assert not result.procedure.replaces and result.procedure.safety_snapshot is None
     assert all_rows(client, table_id) == original
     assert table_lists(client, wh)[backup(wh)] == [name]
 
@@ -412,12 +412,12 @@ def test_restore_by_time_travel_after_deleting_rows(client, wh):
     assert len(all_rows(client, table_id)) < len(original)
 
     restorer_ = restorer(client, wh, clock=real_clock)
-    plan = restorer_.plan(restorer_.request("mart.orders", at=before_delete.isoformat()))
-    assert plan.point == RestorePoint(before_delete)  # no snapshot: time travel
-    assert any("AS SELECT * FROM" in step.sql and "FOR SYSTEM_TIME AS OF" in step.sql for step in plan.steps)
-    result = restorer_.run(plan)
+    procedure = restorer_.prepare(restorer_.request("mart.orders", at=before_delete.isoformat()))
+    assert procedure.point == RestorePoint(before_delete)  # no snapshot: time travel
+    assert any("AS SELECT * FROM" in step.sql and "FOR SYSTEM_TIME AS OF" in step.sql for step in procedure.steps)
+    result = restorer_.run(procedure)
     assert result.rows == len(original)
-    assert all_rows(client, plan.target.table_id) == original
+    assert all_rows(client, procedure.target.table_id) == original
 
 
 def test_restore_in_place_from_a_snapshot_takes_a_restorable_safety_snapshot(client, wh):
@@ -430,8 +430,8 @@ def test_restore_in_place_from_a_snapshot_takes_a_restorable_safety_snapshot(cli
 
     result = restorer(client, wh).restore("mart.orders", snapshot=name, in_place=True, yes=True)
     safety = snapshot_table_name(mart(wh), "orders", PRE_RESTORE_POLICY, NOW)
-    assert result.plan.safety_snapshot == f"{PROJECT}.{backup(wh)}.{safety}"
-    assert [s.text.split()[0] for s in result.plan.steps] == ["Count", "Safety", "Drop", "Clone", "Count"]
+    assert result.procedure.safety_snapshot == f"{PROJECT}.{backup(wh)}.{safety}"
+    assert [s.text.split()[0] for s in result.procedure.steps] == ["Count", "Safety", "Drop", "Clone", "Count"]
     assert all_rows(client, table_id) == original
     assert client.get_table(table_id).time_partitioning.field == "d"
     assert client.get_table(f"{PROJECT}.{backup(wh)}.{safety}").table_type == "SNAPSHOT"
@@ -439,7 +439,7 @@ def test_restore_in_place_from_a_snapshot_takes_a_restorable_safety_snapshot(cli
     # The safety snapshot is itself a restore point: only by name, never chosen by itself.
     listing = restorer(client, wh).listing("mart.orders")
     assert {s.policy for s in listing.snapshots} == {"daily_snapshots", PRE_RESTORE_POLICY}
-    assert restorer(client, wh).plan(restorer(client, wh).request("mart.orders")).point.snapshot.name == name
+    assert restorer(client, wh).prepare(restorer(client, wh).request("mart.orders")).point.snapshot.name == name
     restorer(client, wh).restore("mart.orders", snapshot=safety, to="orders_before_restore")
     assert all_rows(client, f"{PROJECT}.{mart(wh)}.orders_before_restore") == broken
 
@@ -454,7 +454,7 @@ def test_restore_in_place_by_time_travel(client, wh):
 
     result = restorer(client, wh, clock=real_clock).restore("mart.orders", at=good.isoformat(), in_place=True,
                                                             yes=True)
-    assert result.plan.point.snapshot is None and result.plan.staging is not None
+    assert result.procedure.point.snapshot is None and result.procedure.staging is not None
     assert all_rows(client, table_id) == original
     tables = table_lists(client, wh)
     assert tables[mart(wh)] == ["orders"]  # the staging table is gone

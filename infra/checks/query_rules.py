@@ -13,8 +13,8 @@ applies the rules `check` enforces (each problem names the SQL or YAML file and 
 - views read managed tables only (no run parameters, no raw sources);
 - when the outer SELECT lists its columns, they are exactly the declared ones, in order.
 
-It returns the resolved queries (SQL with the stack's table names), the lineage, and which
-datasets must authorize which consuming datasets' views.
+It returns the resolved queries (`infra.model.queries.ResolvedQuery`: SQL with the stack's table
+names), the lineage, and which datasets must authorize which consuming datasets' views.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.checks.lineage import Lineage, Node
+from infra.model.queries import ResolvedQuery
 from infra.problems import Problems
 from infra.declarations.queries import QuerySpec
 from infra.declarations.schedule import must_run_after
@@ -33,24 +34,6 @@ from infra.declarations.stack import StackConfig
 # The folder layer a query lives in -> the dataset layers it may write to.
 LAYER_TARGETS = {"staging": ("staging",), "mart": ("mart",), "ml": ("ml",), "sync": ("sync",),
                  "reporting": ("reporting",)}
-INCREMENTAL_PARTITION = 'run_time-24h|"%Y%m%d"'
-
-
-@dataclass(frozen=True)
-class ResolvedQuery:
-    spec: QuerySpec
-    sql: str  # the SQL with the stack's fully qualified table names
-    reads: tuple[str, ...]  # dataset.table keys, sorted
-
-    @property
-    def destination_template(self) -> str:
-        """The Data Transfer Service destination: the table, or for an incremental query the
-        partition of the day before the run (`@run_date` - 1), which it replaces."""
-        if self.spec.incremental:
-            return f"{self.spec.name}${{{INCREMENTAL_PARTITION}}}"
-        return self.spec.name
-
-
 @dataclass(frozen=True)
 class Analysis:
     queries: tuple[ResolvedQuery, ...]

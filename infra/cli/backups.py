@@ -193,15 +193,15 @@ def restore(root: Path, table: str, stack: str, at: str | None, snapshot: str | 
         _fail(command, str(exc))
     client = _client(command, warehouse, emulator_url)
     restorer = Restorer(client, warehouse, emulator=bool(emulator_url), progress=_progress())
-    plan = _guarded(command, lambda: restorer.plan(request))
-    click.echo(plan.describe())
-    result = _guarded(command, lambda: restorer.run(plan))
-    click.echo(f"Restored {plan.target.name} ({plan.target.table_id}): {result.rows} rows, as many as the restore "
+    procedure = _guarded(command, lambda: restorer.prepare(request))
+    click.echo(procedure.describe())
+    result = _guarded(command, lambda: restorer.run(procedure))
+    click.echo(f"Restored {procedure.target.name} ({procedure.target.table_id}): {result.rows} rows, as many as the restore "
                f"point ({result.seconds:.1f} s).")
-    if plan.safety_snapshot:
-        name = plan.safety_snapshot.rpartition(".")[2]
-        click.echo(f"The table as it was before is in {plan.safety_snapshot}: to put it back, run "
-                   f"`restore {plan.request.table.name} --stack {stack} --snapshot {name} --in-place --yes`.")
+    if procedure.safety_snapshot:
+        name = procedure.safety_snapshot.rpartition(".")[2]
+        click.echo(f"The table as it was before is in {procedure.safety_snapshot}: to put it back, run "
+                   f"`restore {procedure.request.table.name} --stack {stack} --snapshot {name} --in-place --yes`.")
 
 
 @click.command("list")

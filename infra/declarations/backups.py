@@ -10,15 +10,12 @@ A policy is one of:
 `coverage.yaml` maps every managed dataset to its policies, or to `exempt: <reason>` (a view-only
 dataset, a re-loadable raw copy); in a protected stack a dataset with neither fails `check`.
 
-Names are derived here, once, and used by the program, the snapshot SQL and the restore tool:
-backup datasets (`<prefix>backup_<location>`, `<prefix>dr_<dataset>`) and snapshot tables
-(`<source dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>`), which carry their point in time so
-that a restore can pick the newest one at or before a moment without any other catalogue.
+Deliberately not here: what the policies make for a stack (backup datasets, jobs, names:
+`infra.model.backups`).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,15 +23,15 @@ from types import MappingProxyType
 from typing import Mapping
 
 from infra.problems import Problems
+from infra.vocabulary import LOCATION, LOCATION_HELP
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.declarations.keys import Field, read_mapping, suggest
 from infra.declarations.files import declaration_files, load_declaration, load_file
 
 KINDS = ("snapshot", "cross_region_copy")
+COVERAGE_FILE = "backups/coverage.yaml"
+COPIES_FILE = "backups/one_off_copies.yaml"
 MAX_RETENTION_DAYS = 3650  # ten years: beyond that a "backup" is an archive, and costs like one
-SNAPSHOT_TIME_FORMAT = "%Y%m%dT%H%M"
-PRE_RESTORE_POLICY = "prerestore"
-_LOCATION = re.compile(r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$")
 
 POLICY_FIELDS = (
     Field("description", str, required=True, example="'Daily snapshots of every table, kept 35 days.'"),
@@ -82,46 +79,6 @@ class BackupDeclarations:
     copies: tuple[OneOffCopySpec, ...] = ()
 
 
-def location_slug(location: str) -> str:
-    return location.lower().replace("-", "_")
-
-
-def backup_dataset_name(location: str) -> str:
-    """The managed-dataset name of the snapshot dataset of one location (before the prefix)."""
-    return f"backup_{location_slug(location)}"
-
-
-def dr_dataset_name(dataset: str) -> str:
-    return f"dr_{dataset}"
-
-
-def snapshot_table_name(source_dataset_id: str, table: str, policy: str, moment: dt.datetime) -> str:
-    return f"{source_dataset_id}__{table}__{policy}__{moment.astimezone(dt.timezone.utc).strftime(SNAPSHOT_TIME_FORMAT)}"
-
-
-@dataclass(frozen=True)
-class SnapshotName:
-    source_dataset_id: str
-    table: str
-    policy: str
-    taken_at: dt.datetime
-
-
-def parse_snapshot_name(name: str, source_dataset_id: str, table: str) -> SnapshotName | None:
-    """The parts of a snapshot of `source_dataset_id.table`, or None when `name` is not one."""
-    prefix = f"{source_dataset_id}__{table}__"
-    if not name.startswith(prefix):
-        return None
-    policy, sep, stamp = name[len(prefix):].rpartition("__")
-    if not sep or "__" in policy:
-        return None
-    try:
-        taken = dt.datetime.strptime(stamp, SNAPSHOT_TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
-    except ValueError:
-        return None
-    return SnapshotName(source_dataset_id, table, policy, taken)
-
-
 def load_backups(root: Path, problems: Problems) -> BackupDeclarations:
     policies = {}
     for path in declaration_files(root / "backups" / "policies", root, problems):
@@ -137,7 +94,6 @@ COPY_FIELDS = (
     Field("source", str, required=True, example="mart.revenue_mrr"),
     Field("destination", str, required=True, example="backup_us.revenue_mrr_before_fx"),
 )
-COPIES_FILE = "backups/one_off_copies.yaml"
 _TABLE_REF = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -211,9 +167,9 @@ def _load_policy(root: Path, path: Path, problems: Problems) -> Policy | None:
                 problems.add(file, doc.line((key,)), key, f"a cross-region copy has no {key}",
                              f"remove `{key}:` (the copy mirrors its source)")
     for key in ("location", "destination_location"):
-        if v.get(key) is not None and not _LOCATION.match(v[key]):
+        if v.get(key) is not None and not LOCATION.match(v[key]):
             problems.add(file, doc.line((key,)), key, f"{v[key]!r} is not a BigQuery location",
-                         "use US, EU or a region such as europe-west1")
+                         LOCATION_HELP)
     if len(problems) > before:
         return None
     return Policy(name=path.stem, file=file, description=v["description"].strip(), kind=kind, schedule=schedule,
@@ -222,10 +178,10 @@ def _load_policy(root: Path, path: Path, problems: Problems) -> Policy | None:
 
 
 def _load_coverage(root: Path, policy_files: set[str], problems: Problems) -> dict[str, Coverage]:
-    path = root / "backups" / "coverage.yaml"
+    path = root / COVERAGE_FILE
     if not path.is_file():
         return {}
-    doc = load_file(path, "backups/coverage.yaml", problems)
+    doc = load_file(path, COVERAGE_FILE, problems)
     if doc is None:
         return {}
     file = doc.file

@@ -23,15 +23,13 @@ from typing import Mapping
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.problems import Problems
+from infra.vocabulary import LABEL_KEY, LABEL_VALUE, LOCATION, LOCATION_HELP, RESERVED_LABELS
 from infra.declarations.keys import Field, read_mapping
 from infra.declarations.files import NAME, declaration_files, load_declaration
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
-_LABEL = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 _DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
-RESERVED_LABELS = ("environment", "layer", "managed-by", "sync-tool", "backup")
 
 DATASET_FIELDS = (
     Field("description", str, required=True, example="'Datamarts: tables grouped by folder.'"),
@@ -133,19 +131,19 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
         if key in RESERVED_LABELS:
             problems.add(file, line, f"labels.{key}", "this label is set by the program",
                          f"remove it; {', '.join(RESERVED_LABELS)} are always set")
-        elif not _LABEL.match(key):
+        elif not LABEL_KEY.match(key):
             problems.add(file, line, f"labels.{key}", "label keys are lower-case letters, digits, _ and -",
                          "rename the label")
-        elif not isinstance(value, str) or not _LABEL_VALUE.match(value):
+        elif not isinstance(value, str) or not LABEL_VALUE.match(value):
             problems.add(file, line, f"labels.{key}", f"label value {value!r} is not valid",
                          "use up to 63 lower-case letters, digits, _ and - (quote it)")
     expiration = v.get("default_table_expiration_days")
     if expiration is not None and not 1 <= expiration <= 3650:
         problems.add(file, doc.line(("default_table_expiration_days",)), "default_table_expiration_days",
                      f"{expiration} days is out of range", "use 1 to 3650 days, or remove the key")
-    if v.get("location") is not None and not re.match(r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$", v["location"]):
+    if v.get("location") is not None and not LOCATION.match(v["location"]):
         problems.add(file, doc.line(("location",)), "location", f"{v['location']!r} is not a BigQuery location",
-                     "use US, EU or a region such as europe-west1")
+                     LOCATION_HELP)
     if len(problems) > before:
         return None
     return DatasetSpec(

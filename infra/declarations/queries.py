@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.problems import Problems
+from infra.vocabulary import LABEL_KEY, LABEL_VALUE
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.declarations.keys import Field, read_mapping
 from infra.declarations.files import NAME, Doc, load_file, relative
@@ -258,6 +259,6 @@ def _check_table_options(doc: Doc, v: dict, kind: str, columns: tuple[Column, ..
                      "an incremental query replaces its partition (WRITE_TRUNCATE); appending would duplicate "
                      "rows on every re-run", "remove `write_disposition: WRITE_APPEND`")
     for label, value in (v.get("labels") or {}).items():
-        if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", str(label)) or not re.match(r"^[a-z0-9_-]{0,63}$", str(value)):
+        if not LABEL_KEY.match(str(label)) or not LABEL_VALUE.match(str(value)):
             problems.add(file, doc.line(("labels", label)), f"labels.{label}", "labels are lower-case words",
                          "use lower-case letters, digits, _ and - for keys and values")

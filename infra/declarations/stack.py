@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 from infra.declarations.principals import Principal, PrincipalError, parse_principal
 from infra.problems import Problems
+from infra.vocabulary import LABEL_KEY, LOCATION
 from infra.declarations.keys import describe, suggest, type_ok
 from infra.declarations.files import Doc, load_file
 
@@ -41,9 +42,9 @@ class Key:
 
 
 KEYS: tuple[Key, ...] = (
-    Key("environment", str, True, r"^[a-z][a-z0-9_-]{0,62}$", "prod",
+    Key("environment", str, True, LABEL_KEY.pattern, "prod",
         "the environment label put on every resource"),
-    Key("location", str, True, r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$", "US",
+    Key("location", str, True, LOCATION.pattern, "US",
         "the BigQuery location of the warehouse datasets (US, EU or a region such as europe-west1)"),
     Key("datasetPrefix", str, True, r"^[a-z][a-z0-9_]{0,29}$", "production_",
         "prefix of every managed dataset id (prod: production_)"),

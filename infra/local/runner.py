@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
-from infra.declarations.backups import snapshot_table_name
+from infra.model.backups import snapshot_table_name
 from infra.model.warehouse import Warehouse
 from infra.local.gaps import adapt_for_emulator
 from infra.plan.runtime import Plan, Registration

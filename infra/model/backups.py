@@ -1,4 +1,5 @@
-"""Backups for one stack: which datasets they add, which jobs they schedule, what they cover.
+"""Backups for one stack: which datasets they add, which jobs they schedule, what they cover,
+and the names of what they make.
 
 From the policies, `coverage.yaml` and the managed datasets this derives:
 - the backup datasets: one snapshot dataset per location in use (`backup_<location>`, with a
@@ -10,20 +11,70 @@ From the policies, `coverage.yaml` and the managed datasets this derives:
   is in its datasets' region; a copy goes to another region; in a protected stack every managed
   dataset has a policy or a written exemption.
 
-Deliberately not here: the SQL of a snapshot (`snapshot_sql.py`) and restoring (`restore.py`).
+Names are derived here, once, and used by the program, the snapshot SQL, the local run, the
+unmanaged scan and the restore tool: backup datasets (`<prefix>backup_<location>`,
+`<prefix>dr_<dataset>`) and snapshot tables (`<source dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>`),
+which carry their point in time so that a restore can pick the newest one at or before a moment
+without any other catalogue.
+
+Deliberately not here: reading the files (`infra.declarations.backups`), the SQL of a snapshot
+(`infra.resources.snapshot_sql`) and restoring (`infra.ops.restore`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from infra.declarations.backups import BackupDeclarations, Policy, backup_dataset_name, dr_dataset_name
+from infra.declarations.backups import COPIES_FILE, COVERAGE_FILE, BackupDeclarations, Policy
 from infra.declarations.datasets import DatasetSpec
 from infra.problems import Problems
 from infra.declarations.stack import StackConfig
 
-COVERAGE_FILE = "backups/coverage.yaml"
+SNAPSHOT_TIME_FORMAT = "%Y%m%dT%H%M"
+# The policy name of the safety snapshot a restore in place takes of the table it replaces.
+PRE_RESTORE_POLICY = "prerestore"
+
+
+def location_slug(location: str) -> str:
+    return location.lower().replace("-", "_")
+
+
+def backup_dataset_name(location: str) -> str:
+    """The managed-dataset name of the snapshot dataset of one location (before the prefix)."""
+    return f"backup_{location_slug(location)}"
+
+
+def dr_dataset_name(dataset: str) -> str:
+    return f"dr_{dataset}"
+
+
+def snapshot_table_name(source_dataset_id: str, table: str, policy: str, moment: dt.datetime) -> str:
+    return f"{source_dataset_id}__{table}__{policy}__{moment.astimezone(dt.timezone.utc).strftime(SNAPSHOT_TIME_FORMAT)}"
+
+
+@dataclass(frozen=True)
+class SnapshotName:
+    source_dataset_id: str
+    table: str
+    policy: str
+    taken_at: dt.datetime
+
+
+def parse_snapshot_name(name: str, source_dataset_id: str, table: str) -> SnapshotName | None:
+    """The parts of a snapshot of `source_dataset_id.table`, or None when `name` is not one."""
+    prefix = f"{source_dataset_id}__{table}__"
+    if not name.startswith(prefix):
+        return None
+    policy, sep, stamp = name[len(prefix):].rpartition("__")
+    if not sep or "__" in policy:
+        return None
+    try:
+        taken = dt.datetime.strptime(stamp, SNAPSHOT_TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+    except ValueError:
+        return None
+    return SnapshotName(source_dataset_id, table, policy, taken)
 
 
 @dataclass(frozen=True)
@@ -42,7 +93,9 @@ class CopyJob:
 
 
 @dataclass(frozen=True)
-class BackupPlan:
+class Backups:
+    """The backups of one stack: the declarations, and the snapshot and copy jobs they make."""
+
     declarations: BackupDeclarations
     snapshots: tuple[SnapshotJob, ...]
     copies: tuple[CopyJob, ...]
@@ -58,8 +111,8 @@ class BackupPlan:
         return coverage.exempt if coverage else None
 
 
-def plan_backups(decl: BackupDeclarations, datasets: tuple[DatasetSpec, ...], stack: StackConfig,
-                 problems: Problems, unloaded: set[str] = frozenset()) -> tuple[tuple[DatasetSpec, ...], BackupPlan]:
+def resolve_backups(decl: BackupDeclarations, datasets: tuple[DatasetSpec, ...], stack: StackConfig,
+                    problems: Problems, unloaded: set[str] = frozenset()) -> tuple[tuple[DatasetSpec, ...], Backups]:
     """`unloaded` names dataset files that exist but failed to load (already reported)."""
     by_name = {d.name: d for d in datasets}
     location_of = {d.name: d.location or stack.location for d in datasets}
@@ -100,13 +153,11 @@ def plan_backups(decl: BackupDeclarations, datasets: tuple[DatasetSpec, ...], st
         for p, names in sorted(snapshot_members.items()))
     extra = _backup_datasets(snapshots, copies, decl, location_of)
     _check_one_off_copies(decl, {**location_of, **{d.name: d.location for d in extra}}, unloaded, problems)
-    return extra, BackupPlan(decl, snapshots, tuple(copies))
+    return extra, Backups(decl, snapshots, tuple(copies))
 
 
 def _check_one_off_copies(decl: BackupDeclarations, location_of: dict[str, str], unloaded: set[str],
                           problems: Problems) -> None:
-    from infra.declarations.backups import COPIES_FILE
-
     for copy in decl.copies:
         key = f"copies.{copy.name}"
         for side in (copy.source, copy.destination):

@@ -22,16 +22,15 @@ from types import MappingProxyType
 from infra.model.access import dataset_acl
 from infra.declarations.datasets import DatasetSpec, load_datasets
 from infra.checks.query_rules import analyze
-from infra.model.backups import plan_backups
+from infra.model.backups import resolve_backups
 from infra.declarations.backups import load_backups
 from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
 from infra.problems import Problems
+from infra.vocabulary import MANAGED_BY
 from infra.declarations.keys import closest, suggest
 from infra.declarations.queries import load_queries
 from infra.declarations.roles import RoleSpec, load_roles
 from infra.declarations.stack import NAMESPACE, StackConfig, load_stack_file
-
-MANAGED_BY = "pulumi"
 
 
 def repository_root() -> Path:
@@ -66,7 +65,7 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     _check_grant_targets(role_specs, dataset_files, problems)
     unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
                (dataset_files - {d.name for d in specs})
-    backup_specs, backups = plan_backups(load_backups(root, problems), specs, stack, problems, unloaded)
+    backup_specs, backups = resolve_backups(load_backups(root, problems), specs, stack, problems, unloaded)
     analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
     if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):
         problems.add("roles", None, RUNNER_ROLE, "scheduled queries need the runner service account",

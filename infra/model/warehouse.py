@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping
 
-from infra.checks.query_rules import ResolvedQuery
-from infra.model.backups import BackupPlan
+from infra.model.queries import ResolvedQuery
+from infra.model.backups import Backups
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.checks.lineage import Lineage
 from infra.declarations.principals import Principal
@@ -114,7 +114,7 @@ class Warehouse:
     roles: tuple[Role, ...]
     queries: tuple[ResolvedQuery, ...] = ()
     lineage: Lineage | None = None
-    backups: BackupPlan | None = None
+    backups: Backups | None = None
 
     @property
     def backup_account(self) -> ServiceAccount | None:

@@ -32,13 +32,13 @@ class CoverageRow:
 
 
 def coverage_rows(warehouse: Warehouse) -> list[CoverageRow]:
-    plan = warehouse.backups
+    backups = warehouse.backups
     rows = []
     for d in warehouse.datasets:
         if d.layer == "backup":
             continue
-        policies = plan.policies_of(d.name) if plan else ()
-        exempt = plan.exemption_of(d.name) if plan else None
+        policies = backups.policies_of(d.name) if backups else ()
+        exempt = backups.exemption_of(d.name) if backups else None
         travel = f"time travel {d.spec.time_travel_days} d"
         points = [travel]
         for p in policies:

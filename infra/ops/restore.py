@@ -47,8 +47,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
 
-from infra.declarations.backups import (PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, backup_dataset_name, parse_snapshot_name,
-                      snapshot_table_name)
+from infra.model.backups import (PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, backup_dataset_name, parse_snapshot_name,
+                                 snapshot_table_name)
 from infra.declarations.keys import suggest
 
 if TYPE_CHECKING:
@@ -161,7 +161,7 @@ class Step:
 
 
 @dataclass(frozen=True)
-class RestorePlan:
+class RestoreProcedure:
     request: RestoreRequest
     point: RestorePoint
     target: TableName
@@ -179,7 +179,7 @@ class RestorePlan:
 
 @dataclass(frozen=True)
 class RestoreResult:
-    plan: RestorePlan
+    procedure: RestoreProcedure
     rows: int
     expected_rows: int
     seconds: float
@@ -462,7 +462,7 @@ class Restorer:
         window = time_travel_start(name.dataset.spec.time_travel_days, source.created if source else None, now)
         return Listing(name, backup_id, tuple(snapshots), source is not None, window, now)
 
-    def plan(self, request: RestoreRequest) -> RestorePlan:
+    def prepare(self, request: RestoreRequest) -> RestoreProcedure:
         """Chooses the point and the target and checks both; changes nothing."""
         listing = self.listing(request.table)
         source = request.table
@@ -498,7 +498,7 @@ class Restorer:
                     raise RestoreError(f"the staging table {staging} exists already",
                                        "drop it if a failed restore left it, or wait a minute")
         partition = self._partition_filter_column(point.snapshot.table_id if point.snapshot else source.table_id)
-        return RestorePlan(request, point, target, replaces, safety, staging,
+        return RestoreProcedure(request, point, target, replaces, safety, staging,
                            self._steps(source, point, target, replaces, safety, staging, now, partition))
 
     def _steps(self, source: TableName, point: RestorePoint, target: TableName, replaces: bool,
@@ -547,26 +547,26 @@ class Restorer:
     # restoring
 
     def restore(self, table: str, **options: Any) -> RestoreResult:
-        return self.run(self.plan(self.request(table, **options)))
+        return self.run(self.prepare(self.request(table, **options)))
 
-    def run(self, plan: RestorePlan) -> RestoreResult:
+    def run(self, procedure: RestoreProcedure) -> RestoreResult:
         began = time.monotonic()
         counts: dict[str, int] = {}
         done: list[Step] = []
-        location = plan.request.table.dataset.location
-        for step in plan.steps:
+        location = procedure.request.table.dataset.location
+        for step in procedure.steps:
             try:
                 rows = self._execute(step, location)
             except Exception as exc:  # noqa: BLE001 - reported as the failed step, with how to recover
-                raise self._failure(plan, step, done, exc) from exc
+                raise self._failure(procedure, step, done, exc) from exc
             if step.counts:
                 counts[step.counts] = rows
             done.append(step)
         if counts["target"] != counts["point"]:
-            raise RestoreError(f"{plan.target.name} has {counts['target']} rows after the restore, but the restore "
+            raise RestoreError(f"{procedure.target.name} has {counts['target']} rows after the restore, but the restore "
                                f"point has {counts['point']}",
-                               f"compare {plan.target.table_id} with the restore point before using it")
-        return RestoreResult(plan, counts["target"], counts["point"], time.monotonic() - began)
+                               f"compare {procedure.target.table_id} with the restore point before using it")
+        return RestoreResult(procedure, counts["target"], counts["point"], time.monotonic() - began)
 
     def _execute(self, step: Step, location: str | None = None) -> int:
         """Runs one statement as a job in the dataset's location, polling it for the progress display;
@@ -589,19 +589,19 @@ class Restorer:
         self.progress.finished(step, time.monotonic() - began, f"{rows} rows" if step.counts else "done")
         return rows
 
-    def _failure(self, plan: RestorePlan, step: Step, done: list[Step], exc: Exception) -> RestoreError:
+    def _failure(self, procedure: RestoreProcedure, step: Step, done: list[Step], exc: Exception) -> RestoreError:
         what = f"step {step.number}/{step.total} ({step.text}) failed: {_one_line(exc)}"
         changed = [s for s in done if not s.counts]
         if not changed:
             return RestoreError(what + "; nothing was changed", "fix the cause above and run the restore again")
-        dropped = any(s.sql == self.sql.drop(plan.request.table.table_id) for s in done)
-        if dropped and plan.safety_snapshot:
-            name = plan.safety_snapshot.rpartition(".")[2]
+        dropped = any(s.sql == self.sql.drop(procedure.request.table.table_id) for s in done)
+        if dropped and procedure.safety_snapshot:
+            name = procedure.safety_snapshot.rpartition(".")[2]
             return RestoreError(
-                what + f"; {plan.request.table.name} was dropped after its safety snapshot {plan.safety_snapshot}",
+                what + f"; {procedure.request.table.name} was dropped after its safety snapshot {procedure.safety_snapshot}",
                 f"run the restore again (the table no longer exists), or put the old state back with "
-                f"`restore {plan.request.table.name} --snapshot {name} --in-place --yes`"
-                + (f"; then drop {plan.staging}" if plan.staging else ""))
+                f"`restore {procedure.request.table.name} --snapshot {name} --in-place --yes`"
+                + (f"; then drop {procedure.staging}" if procedure.staging else ""))
         made = ", ".join(s.text for s in changed)
         return RestoreError(what + f"; already done: {made}",
                             "drop the tables those steps created (other than the safety snapshot), then run the "

@@ -30,7 +30,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from infra.declarations.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT
+from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT
 from infra.model.warehouse import AccessEntry, Warehouse
 from infra.ops.restore import RESTORED_INFIX, STAGING_INFIX
 

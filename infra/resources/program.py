@@ -24,7 +24,8 @@ from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
 from infra.resources.snapshot_sql import snapshot_script
 from infra.problems import Problems, ProblemsError
 from infra.declarations.stack import from_runtime_strings
-from infra.model.load import MANAGED_BY, load_declarations, load_warehouse, repository_root
+from infra.vocabulary import MANAGED_BY
+from infra.model.load import load_declarations, load_warehouse, repository_root
 
 
 def runtime_config() -> dict[str, str]:
@@ -80,10 +81,10 @@ def declare(warehouse: Warehouse) -> None:
 
 
 def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset], scheduling: Scheduling) -> None:
-    stack, plan = warehouse.stack, warehouse.backups
+    stack, backups = warehouse.stack, warehouse.backups
     by_name = {d.name: d for d in warehouse.datasets}
     account = warehouse.backup_account
-    for job in plan.snapshots:
+    for job in backups.snapshots:
         backup = by_name[job.backup_dataset]
         script = snapshot_script(stack.project, tuple(by_name[n].dataset_id for n in job.datasets),
                                  backup.dataset_id, job.policy.name, job.policy.retention_days)
@@ -92,7 +93,7 @@ def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset]
             service_account=account.email, notification_topic=scheduling.topic_id,
             depends_on=[datasets[job.backup_dataset].dataset, scheduling.topic,
                         scheduling.token_creators[BACKUP_ROLE]]))
-    for job in plan.copies:
+    for job in backups.copies:
         CrossRegionCopy(f"{job.policy.name}.{job.dataset}", CrossRegionCopyArgs(
             project=stack.project, source_dataset_id=by_name[job.dataset].dataset_id,
             destination=datasets[job.destination_dataset].dataset,
@@ -100,7 +101,7 @@ def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset]
             service_account=account.email, notification_topic=scheduling.topic_id,
             depends_on=[datasets[job.dataset].dataset, datasets[job.destination_dataset].dataset, scheduling.topic,
                         scheduling.token_creators[BACKUP_ROLE]]))
-    for copy in plan.declarations.copies:
+    for copy in backups.declarations.copies:
         (src_ds, src_table), (dst_ds, dst_table) = copy.source.split("."), copy.destination.split(".")
         OneOffCopy(copy.name, OneOffCopyArgs(
             project=stack.project, location=by_name[src_ds].location,

@@ -19,7 +19,7 @@ formatted into each statement as a literal from the script's own variable.
 
 from __future__ import annotations
 
-from infra.declarations.backups import SNAPSHOT_TIME_FORMAT
+from infra.model.backups import SNAPSHOT_TIME_FORMAT
 
 
 def snapshot_script(project: str, source_dataset_ids: tuple[str, ...], backup_dataset_id: str, policy: str,

@@ -26,7 +26,7 @@ from typing import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.checks.query_rules import ResolvedQuery
+from infra.model.queries import ResolvedQuery
 from infra.resources.components.transfer import transfer_config
 
 TYPE = "warehouse:query:ScheduledQuery"

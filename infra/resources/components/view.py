@@ -14,7 +14,7 @@ from typing import Sequence
 import pulumi
 import pulumi_gcp as gcp
 
-from infra.checks.query_rules import ResolvedQuery
+from infra.model.queries import ResolvedQuery
 
 TYPE = "warehouse:view:View"
 
