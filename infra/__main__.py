@@ -21,4 +21,6 @@ else:
     from infra.resources.program import main as program_main
 
     # The declarations are read next to this file, whichever copy of the package was imported.
-    program_main(Path(__file__).resolve().parent.parent)
+    # `warehouse` is the model this run declared: the offline plan reads it from the namespace
+    # that runpy returns for this run (infra/plan/runtime.py); the language host ignores it.
+    warehouse = program_main(Path(__file__).resolve().parent.parent)

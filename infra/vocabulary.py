@@ -3,6 +3,7 @@
 - Labels: the ones the program always sets (`RESERVED_LABELS`, never written in the files) and
   the patterns BigQuery accepts for a label's key and value.
 - Locations: the pattern of a BigQuery location (a multi-region or a region).
+- Resource types: the type tokens of what the program declares, as the engine names them.
 - ACL entries: `acl_entry_text` renders one dataset access entry the way people write
   principals (`WRITER group:analysts@acme.com`), for the plan tree, the plan diff, the drift
   review, the unmanaged scan and the security rules alike.
@@ -36,6 +37,17 @@ LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 # A BigQuery location: the multi-regions US and EU, or a region such as europe-west1.
 LOCATION = re.compile(r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$")
 LOCATION_HELP = "use US, EU or a region such as europe-west1"
+
+# --- resource types -----------------------------------------------------------------------------------
+
+# The type tokens the engine, the offline plan and a preview's JSON give these resources.
+STACK_TYPE = "pulumi:pulumi:Stack"
+DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
+TABLE_TYPE = "gcp:bigquery/table:Table"  # tables and views alike
+TRANSFER_TYPE = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
+PROJECT_IAM_MEMBER_TYPE = "gcp:projects/iAMMember:IAMMember"
+SERVICE_ACCOUNT_TYPE = "gcp:serviceaccount/account:Account"
+TOPIC_TYPE = "gcp:pubsub/topic:Topic"
 
 # --- ACL entries --------------------------------------------------------------------------------------
 
@@ -80,9 +92,3 @@ def acl_entry_text(entry: Mapping[str, Any]) -> str:
         who = f"routine {r.get('projectId')}.{r.get('datasetId')}.{r.get('routineId')}"
     return f"{role} {who}".strip() or json.dumps(dict(entry), sort_keys=True)
 
-
-def acl_principal_text(entry: Mapping[str, Any]) -> str:
-    """The entry's principal alone (`group:analysts@acme.com`), without its role."""
-    text = acl_entry_text(entry)
-    role = str(entry.get("role") or "").strip()
-    return text[len(role):].strip() if role and text.startswith(role + " ") else text

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
+import functools
 import os
 import stat
 import subprocess
@@ -20,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from infra.ops.drift import (DERIVED_PROPERTIES, PreviewError, build_report, describe_access, parse_path, parse_preview,
-                         render_markdown, show)
+from infra.model.load import load_for_stack
+from infra.ops.drift.findings import DERIVED_PROPERTIES, show
+from infra.ops.drift.preview import PreviewError, parse_path, parse_preview
+from infra.ops.drift.report import build_report, render_markdown
+from infra.vocabulary import acl_entry_text as describe_access
 
 from tests.conftest import ROOT
 
@@ -36,9 +40,15 @@ def fixture(name: str) -> dict:
     return parse_preview((FIXTURES / f"{name}.json").read_text())
 
 
+@functools.cache
+def prod_model():
+    return load_for_stack(ROOT, "prod")
+
+
 def report_of(name_or_document, **kw):
+    """The report of a fixture (or document), with the prod model saying where things are declared."""
     document = fixture(name_or_document) if isinstance(name_or_document, str) else name_or_document
-    return build_report(document, "prod", **kw)
+    return build_report(document, "prod", warehouse=prod_model(), **kw)
 
 
 def steps_of(document: dict, urn: str) -> list[dict]:

@@ -69,3 +69,17 @@ def test_diff_rejects_a_file_that_is_not_a_plan(tmp_path):
     result = run_cli("plan", "--stack", "dev", "--quiet", "--diff", str(bad))
     assert result.returncode == 1 and "not a plan JSON file" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_diff_shows_each_acl_entry_as_people_write_it():
+    group = {"role": "READER", "groupByEmail": "data-readers@acme.com"}
+    owners = {"role": "OWNER", "specialGroup": "projectOwners"}
+    writer = {"role": "WRITER", "groupByEmail": "Data-Engineers@acme.com"}
+    old = {"resources": [{"urn": "u", "type": "gcp:bigquery/dataset:Dataset", "name": "d",
+                          "inputs": {"datasetId": "x", "accesses": [owners, group]}}]}
+    new = {"resources": [{"urn": "u", "type": "gcp:bigquery/dataset:Dataset", "name": "d",
+                          "inputs": {"datasetId": "x", "accesses": [writer, owners]}}]}
+    text = render_diff(diff_plans(old, new))
+    assert "    inputs.accesses: + WRITER group:data-engineers@acme.com" in text
+    assert "    inputs.accesses: - READER group:data-readers@acme.com" in text
+    assert "projectOwners" not in text  # kept in another position: not a change

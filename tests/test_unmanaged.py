@@ -208,13 +208,14 @@ def test_cli_exits_0_when_everything_is_declared(scanned_project, emulator, tmp_
 def test_bigquery_refusals_become_one_line():
     from google.api_core.exceptions import Forbidden
 
-    from infra.cli.drift import _guarded, _ScanFailed
+    from infra.cli.drift import SCAN_REFUSED_FIX
+    from infra.cli.preflight import Refused, guarded
 
     def refuse():
         raise Forbidden("Access Denied: Project acme-warehouse-prod: User does not have bigquery.datasets.get")
 
-    with pytest.raises(_ScanFailed) as failed:
-        _guarded(refuse)
+    with pytest.raises(Refused) as failed:
+        guarded(refuse, SCAN_REFUSED_FIX)
     assert str(failed.value) == (
         "BigQuery refused: Access Denied: Project acme-warehouse-prod: User does not have bigquery.datasets.get; "
         "fix: the scanning identity needs roles/bigquery.metadataViewer on the project")

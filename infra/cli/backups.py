@@ -1,91 +1,47 @@
-"""The on-call commands of the backup system: `restore TABLE` and `backups list TABLE`.
+"""The backup commands: `backups coverage` (what protects each table), `backups list TABLE` (its
+snapshots and time-travel window) and `restore TABLE`, the on-call engineer's.
 
+    python -m infra backups coverage --stack prod
     python -m infra backups list mart.revenue_mrr                      # snapshots + time travel
     python -m infra restore mart.revenue_mrr                           # newest snapshot -> new table
     python -m infra restore mart.revenue_mrr --at 2026-01-15T06:00     # that moment -> new table
     python -m infra restore mart.revenue_mrr --snapshot NAME --in-place --yes
 
-The work is in `restore.py`; this module parses the options, makes the BigQuery client (the
-stack's project, Application Default Credentials), draws the progress (a `rich` spinner per
-step on a terminal, plain lines otherwise) and turns every refusal into one line on stderr with
-exit 1: `restore: <what>; fix: <how>`. Everything that needs no BigQuery is checked before the
-client is made, so bad input is reported even without credentials.
+The work is in `infra.ops.restore` and `infra.ops.coverage`; this module parses the options, draws
+the progress (a `rich` spinner per step on a terminal, plain lines otherwise) and turns every
+refusal into one line on stderr with exit 1: `restore: <what>; fix: <how>`. Everything that needs
+no BigQuery is checked before the client is made, so bad input is reported even without
+credentials.
 
-`--emulator-url URL` (hidden) points both commands at a local BigQuery emulator with anonymous
-credentials and the emulator's SQL fallbacks (`RestoreSql(emulator=True)`); the tests use it to
-run a real restore through the CLI. It is never needed against BigQuery.
-
-`register(group)` attaches the commands to the CLI's main group (`infra/cli.py` calls it).
+`--emulator-url URL` (hidden) points `list` and `restore` at a local BigQuery emulator with
+anonymous credentials and the emulator's SQL fallbacks (`RestoreSql(emulator=True)`); the tests
+use it to run a real restore through the CLI. It is never needed against BigQuery.
 """
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, TypeVar
 
 import click
 
-from infra.ops.bigquery_client import CredentialsProblem, connect, one_line
-from infra.problems import ProblemsError
+from infra.cli.preflight import EMULATOR_OPTION, client, fail, load, run_guarded
 from infra.ops.restore import (PRE_RESTORE_POLICY, Listing, Restorer, RestoreError, Step, check_request, format_time,
-                      resolve_table, utc_now)
-from infra.model.load import load_for_stack
+                               resolve_table, utc_now)
 
 PLAIN_STILL_RUNNING_EVERY = 30.0  # seconds between "still running" lines when not on a terminal
+REFUSED_FIX = ("check the name, and that you may read and write the dataset (roles/bigquery.dataEditor) and run "
+               "jobs (roles/bigquery.jobUser)")
+T = TypeVar("T")
 
 
-def register(group: click.Group) -> None:
-    """Add `restore`, and `list` under the `backups` group (created unless the group has one)."""
-    group.add_command(restore)
-    backups = group.commands.get("backups")
-    if backups is None:
-        backups = click.Group("backups", help="Backups of the warehouse's tables.")
-        group.add_command(backups)
-    if not isinstance(backups, click.Group):
-        raise TypeError("the CLI's `backups` command must be a click group to take `backups list`")
-    backups.add_command(list_backups, "list")
-
-
-def _fail(command: str, message: str) -> NoReturn:
-    click.echo(f"{command}: {message}", err=True)
-    sys.exit(1)
-
-
-def _load(command: str, root: Path, stack: str):
+def _run(command: str, action: Callable[[], T]) -> T:
+    """`action()`; a refused restore, or BigQuery's refusal, as one line and exit 1."""
     try:
-        return load_for_stack(root, stack)
-    except ProblemsError as exc:
-        click.echo(str(exc), err=True)
-        click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
-        sys.exit(1)
-
-
-def _client(command: str, warehouse: Any, emulator_url: str | None) -> Any:
-    try:
-        return connect(warehouse.stack.project, emulator_url)
-    except CredentialsProblem as exc:
-        _fail(command, str(exc))
-
-
-def _guarded(command: str, action):
-    """Run `action()`; BigQuery, credential and restore errors become one line and exit 1."""
-    from google.api_core.exceptions import GoogleAPIError
-    from google.auth.exceptions import GoogleAuthError
-    from requests.exceptions import RequestException
-
-    try:
-        return action()
+        return run_guarded(command, action, REFUSED_FIX)
     except RestoreError as exc:
-        _fail(command, str(exc))
-    except GoogleAuthError as exc:
-        _fail(command, f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: run "
-                       "`gcloud auth application-default login` again")
-    except GoogleAPIError as exc:
-        _fail(command, f"BigQuery refused: {one_line(exc)}; fix: check the name, and that you may read and "
-                       "write the dataset (roles/bigquery.dataEditor) and run jobs (roles/bigquery.jobUser)")
-    except RequestException as exc:
-        _fail(command, f"BigQuery could not be reached: {one_line(exc)}; fix: check the network and retry")
+        fail(command, str(exc))
 
 
 # --- progress -----------------------------------------------------------------------------------------
@@ -158,9 +114,38 @@ def _progress():
 
 # --- commands -----------------------------------------------------------------------------------------
 
-_EMULATOR_OPTION = click.option(
-    "--emulator-url", hidden=True, default=None,
-    help="Use the local BigQuery emulator at this URL (anonymous credentials, the emulator's SQL). For tests.")
+@click.group()
+def backups() -> None:
+    """Backups: coverage of a stack, the snapshots of a table."""
+
+
+@backups.command()
+@click.option("--stack", default="prod", show_default=True)
+@click.pass_obj
+def coverage(root: Path, stack: str) -> None:
+    """Every dataset and table with its policies, recovery points and retention."""
+    from infra.ops.coverage import coverage_rows, render_coverage
+
+    warehouse = load(root, stack)
+    click.echo(render_coverage(warehouse, coverage_rows(warehouse)))
+
+
+@backups.command("list")
+@click.argument("table")
+@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to read.")
+@EMULATOR_OPTION
+@click.pass_obj
+def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -> None:
+    """TABLE's snapshots, newest first, and its time-travel window."""
+    command = "backups list"
+    warehouse = load(root, stack)
+    try:
+        name = resolve_table(warehouse, table)
+    except RestoreError as exc:
+        fail(command, str(exc))
+    restorer = Restorer(client(command, warehouse, emulator_url), warehouse, emulator=bool(emulator_url))
+    listing = _run(command, lambda: restorer.listing(name, details=True))
+    click.echo(render_listing(listing))
 
 
 @click.command()
@@ -175,7 +160,7 @@ _EMULATOR_OPTION = click.option(
 @click.option("--in-place", is_flag=True,
               help="Replace the table itself (after a safety snapshot into the backup dataset). Needs --yes.")
 @click.option("--yes", is_flag=True, help="Confirm --in-place.")
-@_EMULATOR_OPTION
+@EMULATOR_OPTION
 @click.pass_obj
 def restore(root: Path, table: str, stack: str, at: str | None, snapshot: str | None, to: str | None,
             in_place: bool, yes: bool, emulator_url: str | None) -> None:
@@ -185,42 +170,23 @@ def restore(root: Path, table: str, stack: str, at: str | None, snapshot: str | 
     snapshot. The restored table's row count is checked against the restore point's.
     """
     command = "restore"
-    warehouse = _load(command, root, stack)
+    warehouse = load(root, stack)
     try:
         request = check_request(warehouse, utc_now(), table, at=at, snapshot=snapshot, to=to,
                                 in_place=in_place, yes=yes)
     except RestoreError as exc:
-        _fail(command, str(exc))
-    client = _client(command, warehouse, emulator_url)
-    restorer = Restorer(client, warehouse, emulator=bool(emulator_url), progress=_progress())
-    procedure = _guarded(command, lambda: restorer.prepare(request))
+        fail(command, str(exc))
+    restorer = Restorer(client(command, warehouse, emulator_url), warehouse, emulator=bool(emulator_url),
+                        progress=_progress())
+    procedure = _run(command, lambda: restorer.prepare(request))
     click.echo(procedure.describe())
-    result = _guarded(command, lambda: restorer.run(procedure))
-    click.echo(f"Restored {procedure.target.name} ({procedure.target.table_id}): {result.rows} rows, as many as the restore "
-               f"point ({result.seconds:.1f} s).")
+    result = _run(command, lambda: restorer.run(procedure))
+    click.echo(f"Restored {procedure.target.name} ({procedure.target.table_id}): {result.rows} rows, as many as the "
+               f"restore point ({result.seconds:.1f} s).")
     if procedure.safety_snapshot:
         name = procedure.safety_snapshot.rpartition(".")[2]
         click.echo(f"The table as it was before is in {procedure.safety_snapshot}: to put it back, run "
                    f"`restore {procedure.request.table.name} --stack {stack} --snapshot {name} --in-place --yes`.")
-
-
-@click.command("list")
-@click.argument("table")
-@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to read.")
-@_EMULATOR_OPTION
-@click.pass_obj
-def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -> None:
-    """TABLE's snapshots, newest first, and its time-travel window."""
-    command = "backups list"
-    warehouse = _load(command, root, stack)
-    try:
-        name = resolve_table(warehouse, table)
-    except RestoreError as exc:
-        _fail(command, str(exc))
-    client = _client(command, warehouse, emulator_url)
-    restorer = Restorer(client, warehouse, emulator=bool(emulator_url))
-    listing = _guarded(command, lambda: restorer.listing(name, details=True))
-    click.echo(render_listing(listing))
 
 
 def render_listing(listing: Listing) -> str:

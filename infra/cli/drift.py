@@ -16,7 +16,7 @@ The preview is `pulumi preview --refresh --expect-no-changes --json --non-intera
 --cwd <root>`: a preview never writes the state (`pulumi refresh` would, even when it fails).
 
 `--emulator-url URL` (hidden) points the unmanaged scan at a local BigQuery emulator with
-anonymous credentials; the tests use it. `register(group)` attaches the command to the CLI.
+anonymous credentials; the tests use it.
 """
 
 from __future__ import annotations
@@ -26,25 +26,18 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
-
 import click
 
-from infra.ops import drift as drift_report
-from infra.ops.bigquery_client import CredentialsProblem, connect, one_line
+from infra.cli.preflight import Refused, client, fail, guarded, known_stack
+from infra.model.load import load_for_stack
+from infra.ops.drift.preview import PreviewError, parse_preview
+from infra.ops.drift.report import build_report, error_report, render_markdown, write_report
 from infra.problems import ProblemsError
 
 PREVIEW_TIMEOUT = 3600  # seconds; a refresh of every resource of a large stack takes minutes, not an hour
 INSTALL_URL = "https://www.pulumi.com/docs/iac/download-install/"
-
-
-def register(group: click.Group) -> None:
-    group.add_command(drift)
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"drift: {message}", err=True)
-    sys.exit(1)
+SCAN_REFUSED_FIX = "the scanning identity needs roles/bigquery.metadataViewer on the project"
+COMMAND = "drift"
 
 
 def preview_command(pulumi: str, root: Path, stack: str) -> list[str]:
@@ -56,17 +49,17 @@ def run_preview(root: Path, stack: str) -> tuple[int, str, str]:
     """(exit code, stdout, stderr) of the preview; exits 1 in one line when the CLI is missing."""
     pulumi = shutil.which("pulumi")
     if pulumi is None:
-        _fail("the Pulumi CLI is not installed (no `pulumi` on PATH); fix: install it "
+        fail(COMMAND, "the Pulumi CLI is not installed (no `pulumi` on PATH); fix: install it "
               f"({INSTALL_URL}), or pass --from-json with the output of `pulumi preview --refresh --json`")
     env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     try:
         done = subprocess.run(preview_command(pulumi, root, stack), cwd=root, env=env, capture_output=True,
                               text=True, timeout=PREVIEW_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        _fail(f"`pulumi preview` did not finish within {PREVIEW_TIMEOUT} s; fix: check the backend and the "
+        fail(COMMAND, f"`pulumi preview` did not finish within {PREVIEW_TIMEOUT} s; fix: check the backend and the "
               "network, then run it again")
     except OSError as exc:
-        _fail(f"`{pulumi}` could not be run: {exc}")
+        fail(COMMAND, f"`{pulumi}` could not be run: {exc}")
     return done.returncode, done.stdout, done.stderr
 
 
@@ -98,15 +91,13 @@ def drift(root: Path, stack: str, unmanaged: bool, from_json: Path | None, out_d
 
     Exit 0 no drift, 2 drift, 1 error.
     """
-    if not (root / f"Pulumi.{stack}.yaml").is_file():
-        known = ", ".join(sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml")))
-        _fail(f"there is no stack {stack!r} (no Pulumi.{stack}.yaml); fix: use one of: {known}")
+    known_stack(COMMAND, root, stack)
     if unmanaged:
         if from_json is not None:
-            _fail("--from-json is a saved preview, and --unmanaged lists BigQuery itself; fix: pass one of them")
+            fail(COMMAND, "--from-json is a saved preview, and --unmanaged lists BigQuery itself; fix: pass one of them")
         sys.exit(_unmanaged(root, stack, out_dir, emulator_url))
     if emulator_url:
-        _fail("--emulator-url is for --unmanaged only")
+        fail(COMMAND, "--emulator-url is for --unmanaged only")
     sys.exit(_preview_drift(root, stack, from_json, out_dir))
 
 
@@ -120,20 +111,24 @@ def _preview_drift(root: Path, stack: str, from_json: Path | None, out_dir: Path
         raw = stdout
         source = "pulumi preview --refresh --expect-no-changes --json"
     try:
-        document = drift_report.parse_preview(stdout)
-    except drift_report.PreviewError as exc:
+        document = parse_preview(stdout)
+    except PreviewError as exc:
         detail = _tail(stderr)
         where = f"{from_json}" if from_json is not None else f"`pulumi preview` (exit code {cli_exit})"
-        report = drift_report.error_report(stack, f"{where}: {exc}" + (f"; it said: {detail}" if detail else ""),
-                                           cli_exit)
+        report = error_report(stack, f"{where}: {exc}" + (f"; it said: {detail}" if detail else ""), cli_exit)
     else:
-        report = drift_report.build_report(document, stack, cli_exit, refreshed=True if from_json is None else None)
+        warehouse, problems = _model(root, stack)
+        report = build_report(document, stack, cli_exit, refreshed=True if from_json is None else None,
+                              warehouse=warehouse)
+        if problems:
+            report.warnings.append(f"The declarations of stack {stack} have {problems} problem(s) "
+                                   "(`python -m infra check`): this report names no declaration files.")
         if report.errors and stderr.strip() and cli_exit:
             report.errors.append(f"`pulumi preview` exited {cli_exit}; its last words: {_tail(stderr)}")
     report.source = source
-    markdown = drift_report.render_markdown(report)
+    markdown = render_markdown(report)
     out = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
-    md, js = drift_report.write_report(out, stack, markdown, report.as_json())
+    md, js = write_report(out, stack, markdown, report.as_json())
     if raw is not None and raw.strip():
         (out / f"{stack}.preview.json").write_text(raw, encoding="utf-8")
     click.echo(markdown, nl=False)
@@ -143,57 +138,36 @@ def _preview_drift(root: Path, stack: str, from_json: Path | None, out_dir: Path
     return report.exit_code
 
 
+def _model(root: Path, stack: str):
+    """(the stack's model, 0), or (None, the number of problems) when the declarations have some."""
+    try:
+        return load_for_stack(root, stack), 0
+    except ProblemsError as exc:
+        return None, len(exc.problems)
+
+
 def _unmanaged(root: Path, stack: str, out_dir: Path, emulator_url: str | None) -> int:
-    from infra.ops.unmanaged import UnmanagedReport, render_markdown, scan
-    from infra.model.load import load_for_stack
+    from infra.ops.unmanaged import UnmanagedReport, scan
+    from infra.ops.unmanaged import render_markdown as render_unmanaged
 
     try:
         warehouse = load_for_stack(root, stack)
     except ProblemsError as exc:
         click.echo(str(exc), err=True)
-        _fail(f"{len(exc.problems)} problem(s) in the declarations; fix them first (`python -m infra check`)")
-    client = _client(warehouse, emulator_url)
+        fail(COMMAND, f"{len(exc.problems)} problem(s) in the declarations; fix them first (`python -m infra check`)")
+    bigquery = client(COMMAND, warehouse, emulator_url)
     try:
-        report = _guarded(lambda: scan(client, warehouse))
-    except _ScanFailed as exc:
+        report = guarded(lambda: scan(bigquery, warehouse), SCAN_REFUSED_FIX)
+    except Refused as exc:
         report = UnmanagedReport(stack=stack, project=warehouse.stack.project, errors=[str(exc)])
-    markdown = render_markdown(report)
+    markdown = render_unmanaged(report)
     out = out_dir if out_dir.is_absolute() else Path.cwd() / out_dir
-    md, js = drift_report.write_report(out, f"{stack}-unmanaged", markdown, report.as_json())
+    md, js = write_report(out, f"{stack}-unmanaged", markdown, report.as_json())
     click.echo(markdown, nl=False)
     click.echo(f"\nReport: {md} and {js}")
     if report.errors:
         click.echo(f"drift --unmanaged: {report.errors[0]}", err=True)
     return report.exit_code
-
-
-class _ScanFailed(Exception):
-    pass
-
-
-def _client(warehouse: Any, emulator_url: str | None) -> Any:
-    try:
-        return connect(warehouse.stack.project, emulator_url)
-    except CredentialsProblem as exc:
-        _fail(str(exc))
-
-
-def _guarded(action):
-    from google.api_core.exceptions import GoogleAPIError
-    from google.auth.exceptions import GoogleAuthError
-    from requests.exceptions import RequestException
-
-    try:
-        return action()
-    except GoogleAuthError as exc:
-        raise _ScanFailed(f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: log in again "
-                          "(`gcloud auth application-default login`)") from None
-    except GoogleAPIError as exc:
-        raise _ScanFailed(f"BigQuery refused: {one_line(exc)}; fix: the scanning identity needs "
-                          "roles/bigquery.metadataViewer on the project") from None
-    except RequestException as exc:
-        raise _ScanFailed(f"BigQuery could not be reached: {one_line(exc)}; "
-                          "fix: check the network and retry") from None
 
 
 def _tail(text: str, lines: int = 3) -> str:

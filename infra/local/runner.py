@@ -34,13 +34,11 @@ import yaml
 
 from infra.model.backups import snapshot_table_name
 from infra.model.warehouse import Warehouse
+from infra.vocabulary import DATASET_TYPE
 from infra.local.gaps import adapt_for_emulator
 from infra.plan.runtime import Plan, Registration
 
 FIXTURES = Path("tests") / "fixtures"
-DATASET = "gcp:bigquery/dataset:Dataset"
-TABLE = "gcp:bigquery/table:Table"
-TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
 # BigQuery answers with legacy type names in result schemas.
 _TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 _TIMEOUT = 120  # seconds for one local query; the fixtures are small
@@ -114,7 +112,7 @@ class LocalRun:
         from google.cloud import bigquery
 
         for r in self.plan.resources:
-            if r.type == DATASET:
+            if r.type == DATASET_TYPE:
                 ds = bigquery.Dataset(f"{r.inputs['project']}.{r.inputs['datasetId']}")
                 ds.location = r.inputs.get("location")
                 ds.description = r.inputs.get("description")

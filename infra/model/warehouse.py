@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from infra.model.queries import ResolvedQuery
+from infra.declarations.backups import COPIES_FILE
 from infra.model.backups import Backups
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.checks.lineage import Lineage
@@ -132,4 +133,28 @@ class Warehouse:
 
     def dataset(self, name: str) -> Dataset:
         return next(d for d in self.datasets if d.name == name)
+
+    def query(self, key: str) -> ResolvedQuery | None:
+        """The scheduled query or view that builds `key` (`dataset.table`), if one does."""
+        return next((q for q in self.queries if q.spec.key == key), None)
+
+    def declaration_file(self, kind: str, name: str) -> str | None:
+        """The file that declares `name`, a `kind` of declaration: `dataset` (a dataset's name),
+        `role`, `query` (`dataset.table`), `backup_policy` or `one_off_copy`. None when no file
+        declares it: an unknown name, or a backup dataset (made by the backup policies)."""
+        if kind == "dataset":
+            dataset = next((d for d in self.datasets if d.name == name), None)
+            return dataset.spec.file if dataset is not None and dataset.layer != "backup" else None
+        if kind == "role":
+            return next((r.spec.file for r in self.roles if r.name == name), None)
+        if kind == "query":
+            query = self.query(name)
+            return query.spec.file if query is not None else None
+        declarations = self.backups.declarations if self.backups is not None else None
+        if kind == "backup_policy" and declarations is not None:
+            policy = declarations.policies.get(name)
+            return policy.file if policy is not None else None
+        if kind == "one_off_copy" and declarations is not None:
+            return COPIES_FILE if any(c.name == name for c in declarations.copies) else None
+        return None
 

@@ -32,6 +32,7 @@ from typing import Any
 
 from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT
 from infra.model.warehouse import AccessEntry, Warehouse
+from infra.vocabulary import acl_entry_text
 from infra.ops.restore import RESTORED_INFIX, STAGING_INFIX
 
 # What BigQuery answers for the basic dataset roles when they were granted with their IAM names.
@@ -119,25 +120,16 @@ def declared_key(entry: AccessEntry) -> tuple[str, str, str]:
 
 
 def describe_key(key: tuple[str, str, str]) -> str:
+    """An ACL entry's key as people write it (`infra.vocabulary.acl_entry_text`)."""
     role, entity_type, ident = key
-    if entity_type == "userByEmail":
-        who = ident if ident.startswith("deleted:") else (
-            ("serviceAccount:" if ident.endswith(".gserviceaccount.com") else "user:") + ident)
-    elif entity_type == "groupByEmail":
-        who = f"group:{ident}"
-    elif entity_type == "domain":
-        who = f"domain:{ident}"
-    elif entity_type == "specialGroup":
-        who = f"specialGroup:{ident}"
-    elif entity_type == "dataset":
-        who = f"views of dataset {ident}"
-    elif entity_type == "view":
-        who = f"view {ident}"
-    elif entity_type == "routine":
-        who = f"routine {ident}"
-    else:
-        who = ident
-    return f"{role} {who}".strip()
+    if entity_type == "dataset":
+        project, _, dataset_id = ident.partition(".")
+        return acl_entry_text({"dataset": {"dataset": {"projectId": project, "datasetId": dataset_id}}})
+    if entity_type in ("view", "routine"):
+        project, dataset_id, last = (ident.split(".", 2) + ["", ""])[:3]
+        leaf = "tableId" if entity_type == "view" else "routineId"
+        return acl_entry_text({entity_type: {"projectId": project, "datasetId": dataset_id, leaf: last}})
+    return acl_entry_text({"role": role, entity_type or "iamMember": ident})
 
 
 # --- the scan -------------------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 Resources are matched by URN, which is how the engine matches them: a resource whose logical
 name changed shows as one removed and one added, which is exactly the replacement a reviewer
-must see. For changed resources every differing input is listed by path with old and new value.
+must see. For changed resources every differing input is listed by path with old and new value;
+a dataset's ACL (`accesses`) is compared as a set of entries, each added or removed entry shown
+as people write it (`+ WRITER group:analysts@acme.com`, see `infra.vocabulary.acl_entry_text`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.vocabulary import acl_entry_text
+
 _COMPARED = ("inputs", "protect", "parent", "ignoreChanges", "dependencies")
+_ACL = "accesses"  # the input holding a dataset's ACL
 
 
 @dataclass(frozen=True)
@@ -40,10 +45,27 @@ def diff_plans(old: dict, new: dict) -> PlanDiff:
     for urn in sorted(before.keys() & after.keys()):
         changes: list[Change] = []
         for key in _COMPARED:
-            _walk(before[urn].get(key), after[urn].get(key), key, changes)
+            old_value, new_value = before[urn].get(key), after[urn].get(key)
+            if key == "inputs":
+                old_value, new_value, acl = _without_acl(old_value, new_value)
+                changes += acl
+            _walk(old_value, new_value, key, changes)
         if changes:
             changed.append((after[urn], changes))
     return PlanDiff(added, removed, changed)
+
+
+def _without_acl(old: Any, new: Any) -> tuple[Any, Any, list[Change]]:
+    """The inputs without `accesses`, and the ACL entries removed (old only) and added (new only)."""
+    if not (isinstance(old, dict) and isinstance(new, dict)) or not ({_ACL} & (old.keys() | new.keys())):
+        return old, new, []
+    before = {acl_entry_text(e) for e in old.get(_ACL) or [] if isinstance(e, dict)}
+    after = {acl_entry_text(e) for e in new.get(_ACL) or [] if isinstance(e, dict)}
+    path = f"inputs.{_ACL}"
+    changes = [Change(path, text, None) for text in sorted(before - after)]
+    changes += [Change(path, None, text) for text in sorted(after - before)]
+    rest = ({k: v for k, v in old.items() if k != _ACL}, {k: v for k, v in new.items() if k != _ACL})
+    return rest[0], rest[1], changes
 
 
 def _walk(old: Any, new: Any, path: str, out: list[Change]) -> None:
@@ -70,7 +92,10 @@ def render_diff(d: PlanDiff) -> str:
     for r, changes in d.changed:
         lines.append(f"~ {r['type']} {r['name']}  ({r['urn']})")
         for c in changes:
-            lines.append(f"    {c.path}: {_short(c.old)} -> {_short(c.new)}")
+            if c.path == f"inputs.{_ACL}":
+                lines.append(f"    {c.path}: {'+ ' + c.new if c.new is not None else '- ' + c.old}")
+            else:
+                lines.append(f"    {c.path}: {_short(c.old)} -> {_short(c.new)}")
     return "\n".join(lines)
 
 

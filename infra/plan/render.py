@@ -11,25 +11,17 @@ import json
 from collections import Counter, defaultdict
 from typing import Callable
 
-from infra.plan.runtime import STACK_TYPE, Plan, Registration
+from infra.plan.runtime import Plan, Registration
+from infra.vocabulary import (DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, SERVICE_ACCOUNT_TYPE, STACK_TYPE, TABLE_TYPE,
+                              TRANSFER_TYPE, acl_entry_text)
 
 _MAX_SCALARS = 4
-
-
-def _access_line(entry: dict) -> str:
-    if "dataset" in entry:
-        ds = entry["dataset"]["dataset"]
-        return f"authorized views of {ds.get('projectId')}.{ds.get('datasetId')}"
-    for key in ("specialGroup", "groupByEmail", "userByEmail", "domain", "iamMember"):
-        if key in entry:
-            return f"{entry.get('role', '?'):<6} {key}:{entry[key]}"
-    return str(entry)
 
 
 def _dataset(r: Registration) -> tuple[str, list[str]]:
     i = r.inputs
     head = f"{i.get('datasetId')} location={i.get('location')} time-travel={i.get('maxTimeTravelHours')}h"
-    return head, [_access_line(a) for a in i.get("accesses", [])]
+    return head, [acl_entry_text(a) for a in i.get("accesses", [])]
 
 
 def _iam_member(r: Registration) -> tuple[str, list[str]]:
@@ -78,11 +70,11 @@ def _default(r: Registration) -> tuple[str, list[str]]:
 
 
 DESCRIBERS: dict[str, Callable[[Registration], tuple[str, list[str]]]] = {
-    "gcp:bigquery/dataset:Dataset": _dataset,
-    "gcp:projects/iAMMember:IAMMember": _iam_member,
-    "gcp:serviceaccount/account:Account": _account,
-    "gcp:bigquery/table:Table": _table,
-    "gcp:bigquery/dataTransferConfig:DataTransferConfig": _transfer,
+    DATASET_TYPE: _dataset,
+    PROJECT_IAM_MEMBER_TYPE: _iam_member,
+    SERVICE_ACCOUNT_TYPE: _account,
+    TABLE_TYPE: _table,
+    TRANSFER_TYPE: _transfer,
 }
 
 

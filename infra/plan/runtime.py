@@ -26,19 +26,19 @@ import runpy
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import yaml
-from pulumi.output import Unknown
 from google.protobuf import struct_pb2
-from pulumi.runtime import mocks, rpc, settings
-from pulumi.runtime.proto import resource_pb2
-from pulumi.runtime.sync_await import _ensure_event_loop
 
-STACK_TYPE = "pulumi:pulumi:Stack"
+from infra.plan import sdk
+from infra.vocabulary import DATASET_TYPE, SERVICE_ACCOUNT_TYPE, STACK_TYPE, TOPIC_TYPE
+
+if TYPE_CHECKING:
+    from infra.model.warehouse import Warehouse
+
 UNKNOWN = "(known after apply)"
-_SECRET_SIG = "4dabf18193072939515e22adb298388d"
 
 
 @dataclass
@@ -69,6 +69,8 @@ class Plan:
     project: str
     stack: str
     resources: list[Registration] = field(default_factory=list)
+    # The model the program declared (not part of the JSON): what `plan` and `run --local` go on with.
+    warehouse: Warehouse | None = None
 
     def as_json(self) -> dict:
         return {"project": self.project, "stack": self.stack,
@@ -160,19 +162,24 @@ def _run(root: Path, stack: str, config: dict[str, str], dry_run: bool) -> Plan:
     engine_log = logging.getLogger("warehouse.plan.engine")
     try:
         pulumi.runtime.set_all_config(dict(config), [])
-        settings.configure(mocks.MockSettings(
+        sdk.configure(sdk.MockSettings(
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=mocks.MockEngine(engine_log),
+            engine=sdk.MockEngine(engine_log),
             project=project, stack=stack, dry_run=dry_run, organization="organization",
             root_directory=str(root), parallel=4, callbacks=None,
         ))
         program = str(root / "infra")
-        coro = pulumi.runtime.run_in_stack(lambda: runpy.run_path(program, run_name="__main__"))
+        namespace: dict[str, Any] = {}  # the program module's globals once it has run
+
+        def run() -> None:
+            namespace.update(runpy.run_path(program, run_name="__main__"))
+
         try:
-            loop.run_until_complete(coro)
+            loop.run_until_complete(pulumi.runtime.run_in_stack(run))
         except pulumi.RunError as exc:
             raise ProgramError(str(exc), plan) from None
+        plan.warehouse = namespace.get("warehouse")  # bound by infra/__main__.py
     finally:
         # The SDK calls the monitor from the loop's default executor: stop those threads and
         # close the event loops the mock monitor gave them.
@@ -195,10 +202,10 @@ def engine_urn(stack: str, project: str, parent: str, type_: str, name: str) -> 
 
 def _plain(value: Any) -> Any:
     """Make deserialized inputs JSON-able: unknowns and secrets become readable markers."""
-    if isinstance(value, Unknown):
+    if isinstance(value, sdk.Unknown):
         return UNKNOWN
     if isinstance(value, dict):
-        if value.get(_SECRET_SIG) is not None:
+        if value.get(sdk.SECRET_SIGNATURE_KEY) is not None:
             return "[secret]"
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -206,7 +213,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class _RecordingMonitor(mocks.MockMonitor):
+class _RecordingMonitor(sdk.MockMonitor):
     """Pulumi's mock monitor, with engine URNs, answering registrations as the engine does in a
     preview of new resources, and recording each one into a `Plan`.
 
@@ -230,7 +237,7 @@ class _RecordingMonitor(mocks.MockMonitor):
     def registrations(self) -> list[Registration]:
         out = [Registration(
             urn=urn, type=request.type, name=request.name, parent=request.parent, custom=bool(request.custom),
-            inputs={} if request.type == STACK_TYPE else _plain(rpc.deserialize_properties(request.object)),
+            inputs={} if request.type == STACK_TYPE else _plain(sdk.deserialize_properties(request.object)),
             dependencies=sorted(set(request.dependencies)), protect=bool(request.protect),
             ignore_changes=list(request.ignoreChanges), delete_before_replace=bool(request.deleteBeforeReplace),
             retain_on_delete=bool(request.retainOnDelete),
@@ -251,18 +258,18 @@ class _RecordingMonitor(mocks.MockMonitor):
         urn = self.make_urn(request.parent, request.type, request.name)
         self.requests.append((urn, request))
         if request.type == STACK_TYPE:
-            return resource_pb2.RegisterResourceResponse(urn=urn)
+            return sdk.RegisterResourceResponse(urn=urn)
         # Deserializing resource references needs an event loop on this executor thread; the mock
         # monitor's helper makes one per thread and never closes it: remember them so
         # `close_thread_loops` can (instead of the interpreter's exit, where closing a half-torn-
         # down loop prints an ignored exception).
-        self.thread_loops.add(_ensure_event_loop())
+        self.thread_loops.add(sdk.ensure_event_loop())
         resource_id, computed = computed_outputs(request.type, request.name, request.object, self.project)
         outputs = struct_pb2.Struct()
         outputs.CopyFrom(request.object)
         if computed:
             outputs.update(computed)
-        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=outputs)
+        return sdk.RegisterResourceResponse(urn=urn, id=resource_id, object=outputs)
 
 
 def computed_outputs(type_: str, name: str, inputs, default_project: str) -> tuple[str, dict[str, str]]:
@@ -275,18 +282,18 @@ def computed_outputs(type_: str, name: str, inputs, default_project: str) -> tup
         return value.string_value if value is not None and value.HasField("string_value") else default
 
     project = text("project", default_project)
-    if type_ == "gcp:serviceaccount/account:Account":
+    if type_ == SERVICE_ACCOUNT_TYPE:
         email = f"{text('accountId', name)}@{project}.iam.gserviceaccount.com"
         resource_name = f"projects/{project}/serviceAccounts/{email}"
         return resource_name, {"email": email, "member": f"serviceAccount:{email}", "name": resource_name}
-    if type_ == "gcp:bigquery/dataset:Dataset":
+    if type_ == DATASET_TYPE:
         return f"projects/{project}/datasets/{text('datasetId', name)}", {}
-    if type_ == "gcp:pubsub/topic:Topic":
+    if type_ == TOPIC_TYPE:
         return f"projects/{project}/topics/{text('name', name)}", {}
     return f"{name}-id", {}
 
 
-class _NoMocks(pulumi.runtime.Mocks):
+class _NoMocks(sdk.Mocks):
     """`MockMonitor` wants a `Mocks`; registrations are answered by `_RecordingMonitor` itself and
     the program makes no provider function calls."""
 

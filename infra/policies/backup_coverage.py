@@ -4,7 +4,8 @@ datasets themselves are not."""
 
 from __future__ import annotations
 
-from infra.policies.base import DATASET, TRANSFER, Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
+from infra.vocabulary import DATASET_TYPE, TRANSFER_TYPE
 
 
 def check(resources: list[Resource], settings: Settings):
@@ -12,7 +13,7 @@ def check(resources: list[Resource], settings: Settings):
         return
     covered: set[str] = set()
     for r in resources:
-        if r.type != TRANSFER:
+        if r.type != TRANSFER_TYPE:
             continue
         params = r.props.get("params") or {}
         if r.props.get("dataSourceId") == "cross_region_copy" and params.get("source_dataset_id"):
@@ -20,11 +21,11 @@ def check(resources: list[Resource], settings: Settings):
         query = params.get("query") or ""
         if "INFORMATION_SCHEMA.TABLES" in query and "CREATE SNAPSHOT TABLE" in query:
             for r2 in resources:
-                ds = r2.props.get("datasetId") if r2.type == DATASET else None
+                ds = r2.props.get("datasetId") if r2.type == DATASET_TYPE else None
                 if ds and f".{ds}.INFORMATION_SCHEMA.TABLES`" in query:
                     covered.add(ds)
     for r in resources:
-        if r.type != DATASET:
+        if r.type != DATASET_TYPE:
             continue
         labels = r.props.get("labels") or {}
         if labels.get("layer") == "backup" or labels.get("backup") == "exempt":

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
-DATASET = "gcp:bigquery/dataset:Dataset"
-TABLE = "gcp:bigquery/table:Table"
-TRANSFER = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
+from infra.vocabulary import DATASET_TYPE
+
 
 
 @dataclass(frozen=True)
@@ -63,16 +62,4 @@ class Rule:
 
 
 def accesses(r: Resource) -> list[Mapping[str, Any]]:
-    return list(r.props.get("accesses") or []) if r.type == DATASET else []
-
-
-def principal_of(entry: Mapping[str, Any]) -> str:
-    for key, kind in (("userByEmail", "user"), ("groupByEmail", "group"), ("domain", "domain"),
-                      ("specialGroup", "specialGroup"), ("iamMember", "iamMember")):
-        if entry.get(key):
-            return f"{kind}:{entry[key]}"
-    if entry.get("dataset"):
-        return "authorized dataset"
-    if entry.get("view"):
-        return "authorized view"
-    return "unknown principal"
+    return list(r.props.get("accesses") or []) if r.type == DATASET_TYPE else []

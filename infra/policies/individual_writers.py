@@ -4,6 +4,7 @@ service accounts, so access is granted and removed in one place."""
 from __future__ import annotations
 
 from infra.policies.base import Resource, Rule, Settings, accesses
+from infra.vocabulary import acl_entry_text
 
 
 def check(r: Resource, settings: Settings):
@@ -12,10 +13,11 @@ def check(r: Resource, settings: Settings):
             continue
         user = e.get("userByEmail")
         if user and not str(user).endswith(".gserviceaccount.com"):
-            yield (f"user {user} is {e['role']} of the dataset",
+            yield (f"the ACL entry {acl_entry_text(e)} makes a person {e['role']} of the dataset",
                    "add the person to a group of the role (admin or data_analyst) and grant the group")
         if e.get("domain"):
-            yield f"domain {e['domain']} is {e['role']} of the dataset", "grant a group instead of a whole domain"
+            yield (f"the ACL entry {acl_entry_text(e)} makes a whole domain {e['role']} of the dataset",
+                   "grant a group instead of a whole domain")
 
 
 RULE = Rule("no-individual-writers", "Only groups and service accounts are OWNER or WRITER of a dataset.", check)

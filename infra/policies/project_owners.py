@@ -3,11 +3,12 @@ without it the deploying service account would be the dataset's only owner."""
 
 from __future__ import annotations
 
-from infra.policies.base import DATASET, Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
+from infra.vocabulary import DATASET_TYPE
 
 
 def check(r: Resource, settings: Settings):
-    if r.type != DATASET:
+    if r.type != DATASET_TYPE:
         return
     if not any(e.get("role") == "OWNER" and e.get("specialGroup") == "projectOwners"
                for e in r.props.get("accesses") or []):

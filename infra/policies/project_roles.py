@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 from infra.policies.base import Resource, Rule, Settings
+from infra.vocabulary import PROJECT_IAM_MEMBER_TYPE
 
 
 def check(r: Resource, settings: Settings):
-    if r.type != "gcp:projects/iAMMember:IAMMember":
+    if r.type != PROJECT_IAM_MEMBER_TYPE:
         return
     role = r.props.get("role")
     if role not in settings.allowed_project_roles:

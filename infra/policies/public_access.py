@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from infra.policies.base import Resource, Rule, Settings, accesses
+from infra.vocabulary import acl_entry_text
 
 PUBLIC_MEMBERS = {"allusers", "allauthenticatedusers"}
 PUBLIC_DOMAINS = {"gmail.com", "googlemail.com"}
@@ -19,7 +20,7 @@ def check(r: Resource, settings: Settings):
     for e in accesses(r):
         for key in ("specialGroup", "iamMember", "domain"):
             if e.get(key) and _public(str(e[key])):
-                yield f"dataset ACL grants {e.get('role')} to the public ({key}: {e[key]})", FIX
+                yield f"the ACL entry {acl_entry_text(e)} grants the public access to the dataset", FIX
     member = r.props.get("member")
     if isinstance(member, str) and _public(member):
         yield f"IAM member {member} is public", FIX

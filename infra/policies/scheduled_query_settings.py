@@ -4,14 +4,15 @@ failure e-mail alone goes to nobody)."""
 
 from __future__ import annotations
 
-from infra.policies.base import TRANSFER, Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
+from infra.vocabulary import TRANSFER_TYPE
 
 REQUIRED = {"location": "its dataset's location", "serviceAccountName": "the runner service account",
             "notificationPubsubTopic": "the scheduled-queries topic"}
 
 
 def check(r: Resource, settings: Settings):
-    if r.type != TRANSFER or r.props.get("dataSourceId") != "scheduled_query":
+    if r.type != TRANSFER_TYPE or r.props.get("dataSourceId") != "scheduled_query":
         return
     for key, what in REQUIRED.items():
         if not r.props.get(key):

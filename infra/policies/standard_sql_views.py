@@ -3,11 +3,12 @@ read a legacy view): `useLegacySql` must be present and false."""
 
 from __future__ import annotations
 
-from infra.policies.base import TABLE, Resource, Rule, Settings
+from infra.policies.base import Resource, Rule, Settings
+from infra.vocabulary import TABLE_TYPE
 
 
 def check(r: Resource, settings: Settings):
-    view = r.props.get("view") if r.type == TABLE else None
+    view = r.props.get("view") if r.type == TABLE_TYPE else None
     if view and view.get("useLegacySql") is not False:
         yield "the view does not set useLegacySql = false", "declare views in scheduled_queries/ (always standard SQL)"
 

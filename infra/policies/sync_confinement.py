@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from infra.policies.base import Resource, Rule, Settings, accesses
+from infra.vocabulary import acl_entry_text
 
 _SYNC_ACCOUNT = re.compile(r"^(?:[a-z0-9-]*-)?sync-([a-z0-9-]+)@[a-z0-9.-]+\.gserviceaccount\.com$")
 
@@ -19,10 +20,11 @@ def check(r: Resource, settings: Settings):
         tool = m.group(1)
         dataset = r.props.get("datasetId")
         if tool != own:
-            yield (f"the {tool} sync account {e['userByEmail']} has {e.get('role')} on {dataset}, not its own dataset",
+            yield (f"the ACL entry {acl_entry_text(e)} gives the {tool} sync account access to {dataset}, "
+                   "not its own dataset",
                    f"grant it only on the {tool} dataset (roles/sync_{tool.replace('-', '_')}.yaml)")
         elif e.get("role") != "READER":
-            yield (f"the {tool} sync account is {e.get('role')} of its dataset; syncs only read",
+            yield (f"the ACL entry {acl_entry_text(e)} lets the {tool} sync account do more than read its dataset",
                    "grant READER")
 
 

@@ -13,31 +13,30 @@ from pathlib import Path
 
 import pulumi
 
+from infra.resources.components.backup import (CROSS_REGION_COPY_TYPE, ONE_OFF_COPY_TYPE, SNAPSHOT_POLICY_TYPE,
+                                               CrossRegionCopy, CrossRegionCopyArgs, OneOffCopy, OneOffCopyArgs,
+                                               SnapshotPolicy, SnapshotPolicyArgs)
+from infra.resources.components.dataset import TYPE as DATASET_COMPONENT
 from infra.resources.components.dataset import DatasetArgs, WarehouseDataset
+from infra.resources.components.role import TYPE as ROLE_COMPONENT
 from infra.resources.components.role import RoleArgs, WarehouseRole
+from infra.resources.components.scheduled_query import TYPE as QUERY_COMPONENT
 from infra.resources.components.scheduled_query import ScheduledQuery, ScheduledQueryArgs
 from infra.resources.components.scheduling import Scheduling, SchedulingArgs
+from infra.resources.components.view import TYPE as VIEW_COMPONENT
 from infra.resources.components.view import View, ViewArgs
-from infra.resources.components.backup import (CrossRegionCopy, CrossRegionCopyArgs, OneOffCopy, OneOffCopyArgs, SnapshotPolicy,
-                                SnapshotPolicyArgs)
 from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
 from infra.resources.snapshot_sql import snapshot_script
+from infra.plan.sdk import all_config
 from infra.problems import Problems, ProblemsError
 from infra.declarations.stack import from_runtime_strings
 from infra.vocabulary import MANAGED_BY
 from infra.model.load import load_declarations, load_warehouse, repository_root
 
 
-def runtime_config() -> dict[str, str]:
-    """Every config value the language host set (`namespace:key` -> string)."""
-    from pulumi.runtime.config import CONFIG  # the SDK's store, filled by set_all_config
-
-    return {**pulumi.runtime.get_config_env(), **CONFIG.get()}
-
-
 def load_from_runtime(root: Path) -> Warehouse:
     problems = Problems()
-    config = from_runtime_strings(pulumi.get_stack(), runtime_config(), problems)
+    config = from_runtime_strings(pulumi.get_stack(), all_config(), problems)
     if config is None:
         load_declarations(root, problems)  # report every problem in one run
         problems.raise_if_any()
@@ -130,22 +129,30 @@ def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> 
     return out
 
 
-_last_declared: Warehouse | None = None
+# The component types `declare` uses -> the kind of declaration (`Warehouse.declaration_file`).
+_DECLARED_AS = {DATASET_COMPONENT: "dataset", ROLE_COMPONENT: "role", QUERY_COMPONENT: "query", VIEW_COMPONENT: "query",
+                SNAPSHOT_POLICY_TYPE: "backup_policy", CROSS_REGION_COPY_TYPE: "backup_policy",
+                ONE_OFF_COPY_TYPE: "one_off_copy"}
 
 
-def last_declared() -> Warehouse | None:
-    """The warehouse the latest run of the program in this process declared, so that `plan` and
-    `run --local` use the model the program loaded instead of loading everything a second time."""
-    return _last_declared
+def declaration_of(component_type: str, component_name: str) -> tuple[str, str] | None:
+    """Which declaration a component of this program comes from, as (kind, name) for
+    `Warehouse.declaration_file`: the inverse of the names `declare` gives its components."""
+    kind = _DECLARED_AS.get(component_type)
+    if kind is None:
+        return None
+    if component_type == CROSS_REGION_COPY_TYPE:
+        return kind, component_name.partition(".")[0]  # named <policy>.<dataset>
+    return kind, component_name
 
 
-def main(root: Path | None = None) -> None:
-    global _last_declared
+def main(root: Path | None = None) -> Warehouse:
+    """Load the stack's warehouse and declare it; the model it declared is returned, so that the
+    offline plan can hand it on (`infra/__main__.py` binds it, `infra/plan/runtime.py` reads it)."""
     try:
         warehouse = load_from_runtime(root or repository_root())
     except ProblemsError as exc:
         raise pulumi.RunError(f"the declarations have {len(exc.problems)} problem(s):\n{exc}") from None
-    _last_declared = warehouse
     # From here to the end of the run the garbage collector only costs time: what is loaded and
     # the SDK's objects (hundreds per resource: Outputs, their tasks and futures) all live until
     # the run ends, and each full pass rescans them every time they have grown by a quarter.
@@ -156,6 +163,7 @@ def main(root: Path | None = None) -> None:
     gc.collect()
     gc.disable()
     declare(warehouse)
+    return warehouse
 
 
 

@@ -20,6 +20,10 @@ import pulumi_gcp as gcp
 
 from infra.resources.components.transfer import transfer_config
 
+SNAPSHOT_POLICY_TYPE = "warehouse:backup:SnapshotPolicy"
+CROSS_REGION_COPY_TYPE = "warehouse:backup:CrossRegionCopy"
+ONE_OFF_COPY_TYPE = "warehouse:backup:OneOffCopy"
+
 
 @dataclass(frozen=True)
 class SnapshotPolicyArgs:
@@ -34,7 +38,7 @@ class SnapshotPolicyArgs:
 
 class SnapshotPolicy(pulumi.ComponentResource):
     def __init__(self, name: str, args: SnapshotPolicyArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("warehouse:backup:SnapshotPolicy", name, None, opts)
+        super().__init__(SNAPSHOT_POLICY_TYPE, name, None, opts)
         self.transfer = transfer_config(
             f"{name}-snapshots", parent=self, project=args.project, display_name=f"backup/{name}",
             data_source_id="scheduled_query", location=args.location, schedule=args.schedule,
@@ -57,7 +61,7 @@ class CrossRegionCopyArgs:
 
 class CrossRegionCopy(pulumi.ComponentResource):
     def __init__(self, name: str, args: CrossRegionCopyArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("warehouse:backup:CrossRegionCopy", name, None, opts)
+        super().__init__(CROSS_REGION_COPY_TYPE, name, None, opts)
         self.transfer = transfer_config(
             f"{name}-copy", parent=self, project=args.project, display_name=f"backup/{name}",
             data_source_id="cross_region_copy", location=args.destination_location, schedule=args.schedule,
@@ -86,7 +90,7 @@ def copy_job_id(name: str, project: str, source: tuple[str, str], destination: t
 
 class OneOffCopy(pulumi.ComponentResource):
     def __init__(self, name: str, args: OneOffCopyArgs, opts: pulumi.ResourceOptions | None = None):
-        super().__init__("warehouse:backup:OneOffCopy", name, None, opts)
+        super().__init__(ONE_OFF_COPY_TYPE, name, None, opts)
         job_id = copy_job_id(name, args.project, args.source, args.destination)
         self.job = gcp.bigquery.Job(
             f"{name}-job",

@@ -1,0 +1,130 @@
+"""What every command does before its own work, in one place (after dbt-core's `cli/requires.py`).
+
+- `fail`: one line on stderr, `<command>: <what>; fix: <how>`, and exit 1.
+- `load`: the stack's validated model, or every problem (one line each) and exit 1.
+- `load_and_plan`: the model and the offline plan from one run of the program.
+- `known_stack`: refuse a stack without a `Pulumi.<stack>.yaml`, naming the ones there are.
+- `client`: a BigQuery client for the stack's project (or the local emulator), or one line.
+- `guarded`: run an action against BigQuery; credential, API and network errors become one
+  `Refused` line (`run_guarded` fails with it); nothing reaches the user as a traceback.
+
+Deliberately not here: what a command does with the model, and its output.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+
+import click
+
+from infra.model.load import load_for_stack
+from infra.ops.bigquery_client import CredentialsProblem, connect, one_line
+from infra.problems import ProblemsError
+
+if TYPE_CHECKING:
+    from infra.model.warehouse import Warehouse
+    from infra.plan.runtime import Plan
+
+# Google's client libraries warn on import about future Python support: not something a user of
+# these commands can act on, and it would break the one-line-per-problem output.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+
+T = TypeVar("T")
+
+EMULATOR_OPTION = click.option(
+    "--emulator-url", hidden=True, default=None,
+    help="Use the local BigQuery emulator at this URL (anonymous credentials, the emulator's SQL). For tests.")
+
+
+def fail(command: str, message: str) -> NoReturn:
+    click.echo(f"{command}: {message}", err=True)
+    sys.exit(1)
+
+
+def report_problems(exc: ProblemsError) -> None:
+    click.echo(str(exc), err=True)
+    click.echo(f"{len(exc.problems)} problem(s) found.", err=True)
+
+
+def stacks(root: Path) -> list[str]:
+    """The stacks of the project: one `Pulumi.<stack>.yaml` each."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+
+
+def known_stack(command: str, root: Path, stack: str) -> None:
+    if not (root / f"Pulumi.{stack}.yaml").is_file():
+        fail(command, f"there is no stack {stack!r} (no Pulumi.{stack}.yaml); fix: use one of: "
+                      f"{', '.join(stacks(root))}")
+
+
+def load(root: Path, stack: str) -> Warehouse:
+    """The validated warehouse of a stack; exit 1 with one line per problem on bad input."""
+    try:
+        return load_for_stack(root, stack)
+    except ProblemsError as exc:
+        report_problems(exc)
+        sys.exit(1)
+
+
+def load_and_plan(root: Path, stack: str) -> tuple[Warehouse, Plan]:
+    """The validated warehouse and its plan, loaded once (by the program); exit 1 with one line
+    per problem on bad input, with the stack file's line numbers, which the program's runtime
+    config does not carry."""
+    from infra.plan.runtime import ProgramError, run_program
+
+    try:
+        plan = run_program(root, stack)
+        return plan.warehouse, plan
+    except ProblemsError as exc:
+        report_problems(exc)
+    except ProgramError as exc:
+        try:
+            load_for_stack(root, stack)
+        except ProblemsError as located:
+            report_problems(located)
+        else:
+            click.echo(str(exc), err=True)
+    sys.exit(1)
+
+
+def client(command: str, warehouse: Warehouse, emulator_url: str | None) -> Any:
+    """A BigQuery client for the stack's project, or the emulator's; one line and exit 1 without
+    usable credentials."""
+    try:
+        return connect(warehouse.stack.project, emulator_url)
+    except CredentialsProblem as exc:
+        fail(command, str(exc))
+
+
+class Refused(Exception):
+    """BigQuery, the credentials or the network refused an action; `str()` is one line."""
+
+
+def guarded(action: Callable[[], T], refused_fix: str) -> T:
+    """`action()`; its credential, API and network errors as one `Refused` line. `refused_fix` is
+    the fix when BigQuery answers with an error (which permission or name to check)."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.auth.exceptions import GoogleAuthError
+    from requests.exceptions import RequestException
+
+    try:
+        return action()
+    except GoogleAuthError as exc:
+        raise Refused(f"the Google Cloud credentials could not be used: {one_line(exc)}; fix: run "
+                      "`gcloud auth application-default login` again") from None
+    except GoogleAPIError as exc:
+        raise Refused(f"BigQuery refused: {one_line(exc)}; fix: {refused_fix}") from None
+    except RequestException as exc:
+        raise Refused(f"BigQuery could not be reached: {one_line(exc)}; fix: check the network and retry") from None
+
+
+def run_guarded(command: str, action: Callable[[], T], refused_fix: str) -> T:
+    """`guarded`, failing with the one line."""
+    try:
+        return guarded(action, refused_fix)
+    except Refused as exc:
+        fail(command, str(exc))
