@@ -24,9 +24,9 @@ import pytest
 from google.cloud import bigquery
 
 from infra.model.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
-from infra.ops.restore import (RestoreError, RestoreProcedure, RestorePoint, Restorer, RestoreSql, Snapshot, TableName,
-                           check_request, choose_point, newest_at_or_before, parse_time, resolve_table,
-                           time_travel_start)
+from infra.ops.restore import RestoreProcedure, Restorer, RestoreSql
+from infra.ops.restore_points import (RestoreError, RestorePoint, Snapshot, TableName, check_request, choose_point,
+                                      newest_at_or_before, parse_time, resolve_table, time_travel_start)
 from infra.cli import main_group
 from infra.cli.backups import render_listing
 from infra.model.load import load_for_stack

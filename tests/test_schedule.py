@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.declarations.schedule import Schedule, ScheduleError, must_run_after, parse_schedule
+from infra.checks.run_order import must_run_after
+from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 
 ALL_MONTHS = tuple(range(1, 13))
 

@@ -26,7 +26,7 @@ from infra.checks.lineage import Lineage, Node
 from infra.model.queries import ResolvedQuery
 from infra.problems import Problems
 from infra.declarations.queries import QuerySpec
-from infra.declarations.schedule import must_run_after
+from infra.checks.run_order import must_run_after
 from infra.declarations.keys import suggest
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
 from infra.declarations.stack import StackConfig

@@ -27,8 +27,9 @@ from typing import Any, TypeVar
 import click
 
 from infra.cli.preflight import EMULATOR_OPTION, client, fail, load, run_guarded
-from infra.ops.restore import (PRE_RESTORE_POLICY, Listing, Restorer, RestoreError, Step, check_request, format_time,
-                               resolve_table, utc_now)
+from infra.model.backups import PRE_RESTORE_POLICY
+from infra.ops.restore import Restorer, Step
+from infra.ops.restore_points import Listing, RestoreError, check_request, format_time, resolve_table, utc_now
 
 PLAIN_STILL_RUNNING_EVERY = 30.0  # seconds between "still running" lines when not on a terminal
 REFUSED_FIX = ("check the name, and that you may read and write the dataset (roles/bigquery.dataEditor) and run "

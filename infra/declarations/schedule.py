@@ -31,12 +31,7 @@ Deliberately left out, and rejected with the equivalent form as the fix: the rar
 forms `<ordinal> day` (write `1,3 of month`), `<ordinal> <weekday>` without `of` (add
 `of month`) and `<ordinal> month of quarter` (list the months); time zones other than UTC.
 
-`must_run_after` checks that a downstream query starts at least `margin_minutes` after its
-upstream query. It compares times of day on the same UTC day, and only when both schedules have
-one (daily, weekly, monthly). It deliberately ignores: interval schedules on either side (no fixed
-time to compare, so always fine); on which days each runs (a daily query after a weekly one is
-judged by the time of day alone); how long the upstream query really takes (the margin stands for
-that); and runs across midnight (no wrap-around: 00:30 counts as before 23:30).
+Deliberately not here: whether a query runs after its inputs (`infra.checks.run_order`).
 """
 
 from __future__ import annotations
@@ -50,7 +45,7 @@ from typing import Literal
 Kind = Literal["interval", "daily", "weekly", "monthly"]
 
 MIN_INTERVAL_MINUTES = 5  # the Data Transfer Service's minimum for scheduled queries
-_DAY_MINUTES = 24 * 60
+DAY_MINUTES = 24 * 60
 _EXAMPLE_TIME = "04:10"
 _FORMS = ("write one of `every 15 minutes`, `every day 04:10`, `every monday,friday 04:10`, "
           "`1st,3rd monday of month 04:10` or `1,15 of month 04:10` (times in UTC)")
@@ -142,25 +137,6 @@ def parse_schedule(text: str) -> Schedule:
     return _parse_fixed_time(words)
 
 
-def must_run_after(downstream: Schedule, upstream: Schedule, margin_minutes: int) -> str | None:
-    """None when `downstream` starts at least `margin_minutes` after `upstream` the same UTC day
-    (or either has no fixed time), else why not, in one sentence (see the module docstring)."""
-    if margin_minutes < 0:
-        raise ValueError(f"margin_minutes must not be negative, got {margin_minutes}")
-    if downstream.time_of_day is None or upstream.time_of_day is None:
-        return None  # an interval schedule has no fixed time to order against
-    earliest = upstream.time_of_day + margin_minutes
-    if downstream.time_of_day >= earliest:
-        return None
-    gap = downstream.time_of_day - upstream.time_of_day
-    when = "before" if gap < 0 else "at the same time as" if gap == 0 else f"only {gap} minutes after"
-    advice = (f"start it at {_hhmm(_off_the_hour(earliest))} or later" if earliest < _DAY_MINUTES
-              else "move the upstream earlier, no later time is left that day")
-    return (f"{downstream.text!r} starts at {_hhmm(downstream.time_of_day)} UTC, {when} its upstream "
-            f"{upstream.text!r} ({_hhmm(upstream.time_of_day)} UTC), and must start "
-            f"at least {margin_minutes} minutes after it on the same UTC day: {advice}")
-
-
 # --- words and times -----------------------------------------------------------------------
 
 def _split(text: object) -> _Words:
@@ -179,11 +155,11 @@ def _is_number(word: str) -> bool:
     return re.fullmatch(r"[0-9]+", word) is not None  # ASCII digits only, unlike str.isdigit
 
 
-def _hhmm(minutes: int) -> str:
+def hhmm(minutes: int) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
-def _off_the_hour(minutes: int) -> int:
+def off_the_hour(minutes: int) -> int:
     """The same time, moved to minute 10 when it is exactly on the hour (see PITFALLS.md)."""
     return minutes + 10 if minutes % 60 == 0 else minutes
 
@@ -210,7 +186,7 @@ def _read_time(word: str, *, fixed: bool) -> tuple[int | None, str, str]:
     else:
         return hour * 60 + minute, "", ""
     minutes = (hour % 24) * 60 + (minute if minute < 60 else 10)
-    return None, problem, _hhmm(_off_the_hour(minutes) if fixed else minutes)
+    return None, problem, hhmm(off_the_hour(minutes) if fixed else minutes)
 
 
 def _parse_time(words: _Words, index: int, *, fixed: bool) -> int:
@@ -225,7 +201,7 @@ def _parse_time(words: _Words, index: int, *, fixed: bool) -> int:
 def _example_time(words: _Words) -> str:
     """The time to end corrected examples with: the user's own, moved off the hour or mended."""
     minutes, _, suggestion = _read_time(words.items[-1], fixed=True)
-    return suggestion if minutes is None else _hhmm(_off_the_hour(minutes))
+    return suggestion if minutes is None else hhmm(off_the_hour(minutes))
 
 
 # --- interval schedules: `every N minutes|hours [from A to B | synchronized]` ----------------
@@ -274,7 +250,7 @@ def _interval_options(words: _Words, interval: int) -> tuple[tuple[int, int] | N
     if not rest:
         return None, False
     if rest == ("synchronized",):
-        if _DAY_MINUTES % interval:
+        if DAY_MINUTES % interval:
             raise words.error(f"`synchronized` needs an interval that divides 24 hours evenly, "
                               f"not {interval} minutes",
                               f"drop `synchronized` (`{head}`) or use a divisor of 24 hours, like "
@@ -285,7 +261,7 @@ def _interval_options(words: _Words, interval: int) -> tuple[tuple[int, int] | N
         if start == end:
             raise words.error("the window starts and ends at the same minute",
                               f"give a window like `{head} from 08:10 to 18:10`, or run once a "
-                              f"day with `every day {_hhmm(_off_the_hour(start))}`")
+                              f"day with `every day {hhmm(off_the_hour(start))}`")
         return (start, end), False
     raise words.error(f"unexpected {' '.join(rest)!r} after {head!r}",
                       f"end it there (`{head}`), or add `from 08:10 to 18:10` or `synchronized`")
@@ -293,15 +269,15 @@ def _interval_options(words: _Words, interval: int) -> tuple[tuple[int, int] | N
 
 def _divisor_below(interval: int) -> str:
     """The longest interval up to `interval` that divides 24 hours, as the grammar writes it."""
-    divisor = max(d for d in range(MIN_INTERVAL_MINUTES, min(interval, _DAY_MINUTES) + 1)
-                  if _DAY_MINUTES % d == 0)
+    divisor = max(d for d in range(MIN_INTERVAL_MINUTES, min(interval, DAY_MINUTES) + 1)
+                  if DAY_MINUTES % d == 0)
     return f"{divisor // 60} hours" if divisor % 60 == 0 else f"{divisor} minutes"
 
 
 def _runs_per_day(interval: int, window: tuple[int, int] | None) -> int:
     if window is None:
-        return -(-_DAY_MINUTES // interval)
-    span = (window[1] - window[0]) % _DAY_MINUTES  # a window may cross midnight
+        return -(-DAY_MINUTES // interval)
+    span = (window[1] - window[0]) % DAY_MINUTES  # a window may cross midnight
     return span // interval + 1
 
 
