@@ -40,8 +40,13 @@ for command in (check.check, plan.plan, check.graph, run.run, backups.backups, c
 
 
 def main(argv: list[str] | None = None) -> int:
+    from infra.plan.sdk import SdkMoved
+
     try:
         main_group.main(args=argv, prog_name="warehouse", standalone_mode=True)
     except SystemExit as exc:
         return int(exc.code or 0)
+    except SdkMoved as exc:  # a Pulumi upgrade moved an internal the offline plan needs
+        click.echo(f"warehouse: {exc}", err=True)
+        return 1
     return 0

@@ -27,7 +27,6 @@ from infra.resources.components.view import TYPE as VIEW_COMPONENT
 from infra.resources.components.view import View, ViewArgs
 from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
 from infra.resources.snapshot_sql import snapshot_script
-from infra.plan.sdk import all_config
 from infra.problems import Problems, ProblemsError
 from infra.declarations.stack import from_runtime_strings
 from infra.vocabulary import MANAGED_BY
@@ -35,6 +34,10 @@ from infra.model.load import load_declarations, load_warehouse, repository_root
 
 
 def load_from_runtime(root: Path) -> Warehouse:
+    # Imported here: the CLI imports this module (for `declaration_of`) and must start, and say in
+    # one line what moved, even when a Pulumi upgrade moved the SDK's config store.
+    from infra.plan.sdk import all_config
+
     problems = Problems()
     config = from_runtime_strings(pulumi.get_stack(), all_config(), problems)
     if config is None:
