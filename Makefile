@@ -2,7 +2,7 @@
 # project) and .venv-bqemulator (the local BigQuery emulator, a service with its own dependencies).
 #   make run    set up, validate every stack, print the offline plan of prod, build the warehouse
 #               from the fixtures in the local emulator and check every contract (no credentials)
-#   make test   set up, run the whole test suite
+#   make test   set up, lint (ruff), run the whole test suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -39,6 +39,7 @@ run: plan
 	$(PY) -m infra run --local --stack $(STACK)
 
 test: setup
+	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
 clean:

@@ -46,7 +46,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import yaml
@@ -274,7 +274,7 @@ def depth(resources: list[dict], with_parents: bool) -> int:
     edges = {r["urn"]: list(r.get("dependencies") or []) + ([r["parent"]] if with_parents and r.get("parent")
                                                             else []) for r in resources}
 
-    @lru_cache(maxsize=None)
+    @cache
     def d(urn: str) -> int:
         return 1 + max((d(u) for u in edges.get(urn, ()) if u in edges), default=0)
 
@@ -637,7 +637,8 @@ def report(rows: list[Row]) -> None:
     if r1000 and r3000:
         g_check, g_plan = r3000.check_s / r1000.check_s, r3000.plan_s / r1000.plan_s
         g_floor = r3000.floor_s / r1000.floor_s
-        print(f"  growth check 3000/1000 <= {TARGETS['growth']}: {g_check:>8.2f}  {verdict(g_check <= TARGETS['growth'])}")
+        target = TARGETS["growth"]
+        print(f"  growth check 3000/1000 <= {target}: {g_check:>8.2f}  {verdict(g_check <= target)}")
         print(f"  growth plan  3000/1000 <= {TARGETS['growth']}: {g_plan:>8.2f}  {verdict(g_plan <= TARGETS['growth'])}"
               f"   (floor grows {g_floor:.2f}, resources {r3000.resources / max(1, r1000.resources):.2f})")
     else:

@@ -11,8 +11,8 @@ Deliberately not here: warnings. A declaration is either valid or it is not.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 
 @dataclass(frozen=True, order=True)

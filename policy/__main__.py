@@ -6,8 +6,7 @@ from pathlib import Path
 # The pack's own directory, whichever way the policy host starts this file.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
-
-from policies import POLICIES  # noqa: E402
+from policies import POLICIES
+from pulumi_policy import EnforcementLevel, PolicyPack
 
 PolicyPack(name="warehouse-security", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

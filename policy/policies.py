@@ -13,20 +13,26 @@ import functools
 import sys
 from pathlib import Path
 
-from pulumi_policy import (EnforcementLevel, ReportViolation, ResourceValidationArgs, ResourceValidationPolicy,
-                           StackValidationArgs, StackValidationPolicy)
+from pulumi_policy import (
+    EnforcementLevel,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from infra.policies import RULES, Resource, Rule, Settings  # noqa: E402
-from infra.problems import Problems  # noqa: E402
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST  # noqa: E402
 from infra.declarations.stack import load_stack_file  # noqa: E402
+from infra.policies import RULES, Resource, Rule, Settings  # noqa: E402
+from infra.problems import Problems  # noqa: E402
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def settings_for_stack(stack: str) -> Settings:
     config = load_stack_file(ROOT, stack, Problems())
     # An unreadable stack file cannot lower the bar: the stack is then treated as protected.

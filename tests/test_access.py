@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from infra.model.access import PROJECT_OWNERS, dataset_acl
 from infra.declarations.datasets import DatasetSpec
-from infra.model.warehouse import AccessEntry, Role
 from infra.declarations.principals import Principal
 from infra.declarations.roles import Grant, RoleSpec
+from infra.model.access import PROJECT_OWNERS, dataset_acl
+from infra.model.warehouse import AccessEntry, Role
 
 
 def spec(name="mart", layer="mart"):
@@ -17,7 +17,8 @@ def spec(name="mart", layer="mart"):
 
 def role(name, grants, members):
     rs = RoleSpec(name=name, file=f"roles/{name}.yaml", title=name, description="d", members_from="stack",
-                  service_account=None, grants=tuple(Grant(r, tuple(layers), tuple(ds), None) for r, layers, ds in grants),
+                  service_account=None,
+                  grants=tuple(Grant(r, tuple(layers), tuple(ds), None) for r, layers, ds in grants),
                   project_roles=())
     return Role(spec=rs, members=tuple(members), service_account=None)
 

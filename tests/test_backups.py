@@ -13,7 +13,6 @@ from sqlglot import exp
 from infra.model.backups import parse_snapshot_name, snapshot_table_name
 from infra.resources.components.backup import copy_job_id
 from infra.resources.snapshot_sql import snapshot_script
-
 from tests.conftest import run_cli
 
 SCRIPT = snapshot_script("acme-warehouse-prod", ("production_mart", "production_ml"), "production_backup_us",
@@ -35,7 +34,8 @@ def test_snapshot_script_parses_with_bigquerys_dialect():
 def test_snapshot_statement_as_formatted_parses_and_names_uniquely():
     template = re.search(r'EXECUTE IMMEDIATE FORMAT\(\s*"(.*?)"\s*\|\|\s*"(.*?)"\s*\|\|\s*"(.*?)",', SCRIPT, re.S)
     statement = "".join(template.groups())
-    filled = statement.replace("%s__%s__daily_snapshots__%s", "production_mart__revenue_mrr__daily_snapshots__20261102T0610") \
+    snapshot = "production_mart__revenue_mrr__daily_snapshots__20261102T0610"
+    filled = statement.replace("%s__%s__daily_snapshots__%s", snapshot) \
         .replace("%s.%s", "production_mart.revenue_mrr").replace("'%t'", "'2026-11-02 06:10:00+00'", 2)
     assert "%" not in filled
     parsed = sqlglot.parse(filled, read="bigquery")  # BigQuery DDL sqlglot keeps as a command
@@ -60,7 +60,7 @@ def test_one_table_failing_does_not_stop_the_others_but_fails_the_run():
 
 
 def test_snapshot_names_are_unique_and_parse_back():
-    moment = dt.datetime(2026, 11, 2, 6, 10, tzinfo=dt.timezone.utc)
+    moment = dt.datetime(2026, 11, 2, 6, 10, tzinfo=dt.UTC)
     names = {snapshot_table_name(ds, t, p, moment + dt.timedelta(days=d))
              for ds in ("production_mart", "production_ml") for t in ("a", "b") for p in ("daily", "monthly")
              for d in (0, 1)}
@@ -147,7 +147,8 @@ def _break(project, rel, old, new):
      "backups/policies/daily_snapshots.yaml", "retention of 4000 days is out of range"),
     ("datasets/census.yaml", "layer: sync", "layer: sync\nlocation: EU",
      "backups/coverage.yaml", "policy 'daily_snapshots' snapshots into US, but census is in EU"),
-    ("backups/coverage.yaml", "    exempt: Views only; `pulumi up` recreates every view from scheduled_queries/reporting.",
+    ("backups/coverage.yaml",
+     "    exempt: Views only; `pulumi up` recreates every view from scheduled_queries/reporting.",
      "    exempt: ''", "backups/coverage.yaml", "an exemption needs a written reason"),
     ("backups/coverage.yaml", "  airflow: [daily_snapshots]\n", "",
      "backups/coverage.yaml", "dataset 'airflow' has no backup policy and no exemption in a protected stack"),

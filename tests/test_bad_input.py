@@ -10,7 +10,6 @@ import pytest
 
 from infra.plan.runtime import ProgramError, run_program
 from infra.problems import ProblemsError
-
 from tests.conftest import run_cli
 
 

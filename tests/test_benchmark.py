@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from google.protobuf import struct_pb2
 
-from infra.plan.runtime import computed_outputs, run_program, stack_config_strings
 from infra.model.load import load_for_stack
+from infra.plan.runtime import computed_outputs, run_program, stack_config_strings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -119,6 +119,6 @@ def test_computed_outputs_of_a_service_account_dataset_and_topic():
 
 def test_computed_outputs_without_the_inputs_they_read_fall_back_to_the_name():
     # A missing or non-string input (an unknown during preview, say) must not fail the registration.
-    rid, out = computed_outputs("gcp:serviceaccount/account:Account", "sa", _struct({"accountId": 3}), "p")
+    _, out = computed_outputs("gcp:serviceaccount/account:Account", "sa", _struct({"accountId": 3}), "p")
     assert out["email"] == "sa@p.iam.gserviceaccount.com"
     assert computed_outputs("gcp:bigquery/dataset:Dataset", "ds", _struct({}), "p")[0] == "projects/p/datasets/ds"

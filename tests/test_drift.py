@@ -11,8 +11,8 @@ refresh found BigQuery changed) before the preview's steps, as the CLI prints th
 from __future__ import annotations
 
 import copy
-import json
 import functools
+import json
 import os
 import stat
 import subprocess
@@ -26,7 +26,6 @@ from infra.ops.drift.findings import DERIVED_PROPERTIES, show
 from infra.ops.drift.preview import PreviewError, parse_path, parse_preview
 from infra.ops.drift.report import build_report, render_markdown
 from infra.vocabulary import acl_entry_text as describe_access
-
 from tests.conftest import ROOT
 
 FIXTURES = ROOT / "tests" / "fixtures" / "drift"
@@ -149,7 +148,7 @@ def test_label_changed_by_hand():
                                 "BigQuery, prod in the files). Re-apply to put the files' value back (the program "
                                 "always sets this label).")
     assert (finding.in_bigquery, finding.in_files) == ("production", "prod")
-    assert DERIVED_PROPERTIES >= {"effectiveLabels", "pulumiLabels"}
+    assert {"effectiveLabels", "pulumiLabels"} <= DERIVED_PROPERTIES
 
 
 def test_no_drift():

@@ -18,12 +18,11 @@ from google.api_core.exceptions import BadRequest, Conflict
 from google.cloud import bigquery
 from google.cloud.bigquery import AccessEntry
 
-from infra.local.emulator import (PYTHON_ENV_VAR, Emulator, EmulatorFailed, EmulatorUnavailable,
-                                  emulator_python)
+from infra.local.emulator import PYTHON_ENV_VAR, Emulator, EmulatorFailed, EmulatorUnavailable, emulator_python
 
 PROJECT = "acme-warehouse-dev"
 RUN_DATE = dt.date(2026, 1, 15)
-RUN_TIME = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.timezone.utc)
+RUN_TIME = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +148,7 @@ def test_insert_rows_and_query_with_run_date_and_run_time(client, dataset):
     got = rows(client, f"""
         SELECT user_id, event_time, amount FROM {dataset}.events
         WHERE event_date = @run_date AND event_time < @run_time ORDER BY event_time""", params)
-    assert got == [("a", dt.datetime(2026, 1, 15, 2, tzinfo=dt.timezone.utc), 2)]
+    assert got == [("a", dt.datetime(2026, 1, 15, 2, tzinfo=dt.UTC), 2)]
     assert rows(client, "SELECT @run_date, @run_time, DATE_SUB(@run_date, INTERVAL 1 DAY)",
                 params) == [(RUN_DATE, RUN_TIME, dt.date(2026, 1, 14))]
 

@@ -18,17 +18,16 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from infra.checks.sql import SqlError, parse
 from infra.declarations.datasets import load_datasets
-from infra.plan.runtime import ProgramError, run_program
 from infra.declarations.principals import Principal, PrincipalError, parse_principal
-from infra.problems import Problems, ProblemsError
 from infra.declarations.queries import load_queries
 from infra.declarations.roles import load_roles
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
-from infra.checks.sql import SqlError, parse
 from infra.declarations.stack import parse as parse_stack
 from infra.model.load import load_for_stack
-
+from infra.plan.runtime import ProgramError, run_program
+from infra.problems import Problems, ProblemsError
 from tests.conftest import copy_project, run_cli
 
 FAST = settings(derandomize=True, deadline=None, suppress_health_check=list(HealthCheck))
@@ -58,7 +57,8 @@ DOCUMENTS = st.one_of(
     st.dictionaries(KEYS, VALUES, max_size=8).map(lambda d: yaml.safe_dump(d, sort_keys=False)),
     st.text(alphabet=string.printable, max_size=200),  # anything at all, mostly invalid YAML
     st.builds(lambda a, b: a + "\n" + b, st.just("description: x\nlayer: mart"),
-              st.sampled_from(["description: again", "  bad: indent", "- list", "layer: [", "{", "&a x: *a", "<<: {}"])),
+              st.sampled_from(["description: again", "  bad: indent", "- list", "layer: [", "{", "&a x: *a",
+                               "<<: {}"])),
 )
 
 

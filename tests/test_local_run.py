@@ -12,7 +12,6 @@ from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
 from infra.local.runner import LocalRun, contract_problems, read_run_date, render_destination
 from infra.model.load import load_for_stack
-
 from tests.conftest import ROOT, run_cli
 
 
@@ -97,7 +96,7 @@ def test_run_requires_local():
     ('t_{run_time+1h|"%Y%m%d_%H"}', "t_20261102_05", None),
 ])
 def test_destination_templates(template, table, partition):
-    run_time = dt.datetime(2026, 11, 2, 4, 10, tzinfo=dt.timezone.utc)
+    run_time = dt.datetime(2026, 11, 2, 4, 10, tzinfo=dt.UTC)
     assert render_destination(template, run_time) == (table, partition)
 
 
@@ -119,9 +118,9 @@ def test_contract_problems():
     from google.cloud.bigquery import SchemaField
 
     columns = (Column("a", "INT64", "REQUIRED", "x"), Column("b", "STRING", "NULLABLE", "y"))
-    assert contract_problems(columns, [SchemaField("a", "INTEGER"), SchemaField("b", "STRING")], [{"a": 1, "b": None}]) == []
-    assert contract_problems(columns, [SchemaField("a", "INTEGER"), SchemaField("b", "STRING")], [{"a": None, "b": "x"}]) \
-        == ["a is REQUIRED but 1 row(s) have NULL"]
+    schema = [SchemaField("a", "INTEGER"), SchemaField("b", "STRING")]
+    assert contract_problems(columns, schema, [{"a": 1, "b": None}]) == []
+    assert contract_problems(columns, schema, [{"a": None, "b": "x"}]) == ["a is REQUIRED but 1 row(s) have NULL"]
     assert contract_problems(columns, [SchemaField("b", "STRING"), SchemaField("a", "INTEGER")], []) \
         == ["columns are b, a; declared a, b"]
     assert contract_problems(columns, [SchemaField("a", "FLOAT"), SchemaField("b", "STRING")], []) \

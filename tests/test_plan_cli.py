@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 from infra.plan.diff import diff_plans, render_diff
-
 from tests.conftest import run_cli
 
 REQUIRED = {"urn", "type", "name", "parent", "inputs", "dependencies", "protect"}
@@ -17,7 +16,7 @@ def test_plan_json_has_every_resource_with_the_documented_keys(tmp_path, root):
     assert result.returncode == 0, result.stderr
     doc = json.loads(out.read_text())
     assert doc["stack"] == "prod" and doc["project"] == "warehouse"
-    assert doc["resources"] and all(REQUIRED <= set(r) for r in doc["resources"])
+    assert doc["resources"] and all(set(r) >= REQUIRED for r in doc["resources"])
     urns = {r["urn"] for r in doc["resources"]}
     for r in doc["resources"]:
         assert r["parent"] is None or r["parent"] in urns

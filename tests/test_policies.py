@@ -12,11 +12,10 @@ import sys
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
-from infra.policies import RULES, Resource, Settings
-from infra.policies.evaluate import evaluate, resources_of, settings_for
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
 from infra.model.load import load_for_stack
-
+from infra.policies import RULES, Resource, Settings
+from infra.policies.evaluate import evaluate, resources_of, settings_for
 from tests.conftest import ROOT, run_cli
 
 PROTECTED = Settings(protected=True, allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
@@ -62,8 +61,8 @@ def breakers():
         r = dataset(rs, "production_ml")
         return with_props(r, accesses=[e for e in r.props["accesses"] if e.get("specialGroup") != "projectOwners"])
     def sync(rs):
-        return add_access(dataset(rs, "production_mart"),
-                          {"role": "READER", "userByEmail": "wh-sync-census@acme-warehouse-prod.iam.gserviceaccount.com"})
+        census = "wh-sync-census@acme-warehouse-prod.iam.gserviceaccount.com"
+        return add_access(dataset(rs, "production_mart"), {"role": "READER", "userByEmail": census})
     def roles(rs):
         return with_props(find(rs, "gcp:projects/iAMMember:IAMMember"), role="roles/bigquery.admin")
     def views(rs):
@@ -78,7 +77,8 @@ def breakers():
         r = find(rs, "gcp:bigquery/table:Table", lambda r: "view" not in r.props)
         return Resource(r.urn, r.type, r.name, r.props, protect=False)
     def backups(rs):
-        return Resource("urn:pulumi:prod::warehouse::warehouse:dataset:Dataset$gcp:bigquery/dataset:Dataset::adhoc-dataset",
+        return Resource("urn:pulumi:prod::warehouse::warehouse:dataset:Dataset$gcp:bigquery/dataset:Dataset"
+                        "::adhoc-dataset",
                         "gcp:bigquery/dataset:Dataset", "adhoc-dataset",
                         {"datasetId": "production_adhoc", "labels": {"layer": "mart"},
                          "accesses": [{"role": "OWNER", "specialGroup": "projectOwners"}]}, True)

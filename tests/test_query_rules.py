@@ -49,8 +49,8 @@ def test_unknown_table(project):
 
 
 def test_project_qualified_and_unqualified_names(project):
-    add_query(project, MART, "qualified", "SELECT COUNT(*) AS n FROM `acme-warehouse-prod.production_mart.revenue_mrr`\n",
-              ONE_COLUMN)
+    add_query(project, MART, "qualified",
+              "SELECT COUNT(*) AS n FROM `acme-warehouse-prod.production_mart.revenue_mrr`\n", ONE_COLUMN)
     add_query(project, MART, "bare", "SELECT COUNT(*) AS n FROM revenue_mrr\n", ONE_COLUMN)
     lines = problems_of(project)
     assert len(lines) == 2

@@ -23,17 +23,26 @@ from pathlib import Path
 import pytest
 from google.cloud import bigquery
 
-from infra.model.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
-from infra.ops.restore import RestoreProcedure, Restorer, RestoreSql
-from infra.ops.restore_points import (RestoreError, RestorePoint, Snapshot, TableName, check_request, choose_point,
-                                      newest_at_or_before, parse_time, resolve_table, time_travel_start)
 from infra.cli import main_group
 from infra.cli.backups import render_listing
+from infra.model.backups import PRE_RESTORE_POLICY, parse_snapshot_name, snapshot_table_name
 from infra.model.load import load_for_stack
-
+from infra.ops.restore import RestoreProcedure, Restorer, RestoreSql
+from infra.ops.restore_points import (
+    RestoreError,
+    RestorePoint,
+    Snapshot,
+    TableName,
+    check_request,
+    choose_point,
+    newest_at_or_before,
+    parse_time,
+    resolve_table,
+    time_travel_start,
+)
 from tests.conftest import ROOT, copy_project
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 PROJECT = "acme-warehouse-dev"  # the emulator's project and the dev stack's
 NOW = dt.datetime(2026, 1, 20, 12, 0, tzinfo=UTC)  # the fixed clock of the snapshot drills
 DAILY = dt.datetime(2026, 1, 15, 6, 10, tzinfo=UTC)
@@ -204,7 +213,8 @@ def test_time_travel_is_chosen_inside_the_window_when_the_table_exists(revenue):
 
 def test_a_point_older_than_every_backup_is_refused(revenue):
     with pytest.raises(RestoreError, match=r"2025-12-31 00:00 UTC is older than any backup of mart.revenue_mrr: "
-                                           r"the oldest snapshot is from 2026-01-01 06:40 UTC.*fix: choose --at 2026-01-01T06:40 or later"):
+                                           r"the oldest snapshot is from 2026-01-01 06:40 UTC.*"
+                                           r"fix: choose --at 2026-01-01T06:40 or later"):
         choose_point(revenue, LISTING, dt.datetime(2025, 12, 31, tzinfo=UTC), None, NOW)
     with pytest.raises(RestoreError, match="has no snapshots, and no --at was given"):
         choose_point(revenue, [LISTING[-1]], None, None, NOW)
@@ -253,7 +263,8 @@ def test_sql_production_forms_and_the_emulators_fallbacks():
         assert sql.clone_snapshot("p.d.t", "p.b.s") == "CREATE TABLE `p.d.t` CLONE `p.b.s`"
         assert sql.drop("p.d.t") == "DROP TABLE `p.d.t`"
     assert prod.count("p.d.t", at, "d") == ("SELECT COUNT(*) AS row_count FROM `p.d.t` FOR SYSTEM_TIME AS OF "
-                                            "TIMESTAMP '2026-01-15 06:10:30.000000 UTC' WHERE d IS NULL OR d IS NOT NULL")
+                                            "TIMESTAMP '2026-01-15 06:10:30.000000 UTC' "
+                                            "WHERE d IS NULL OR d IS NOT NULL")
 
 
 def test_requests_are_checked_before_bigquery(dev):
@@ -338,8 +349,8 @@ def test_the_terminal_display_shows_each_step():
 
     from rich.console import Console
 
-    from infra.ops.restore import Step
     from infra.cli.backups import TerminalSteps
+    from infra.ops.restore import Step
 
     out = StringIO()
     steps = TerminalSteps(Console(file=out, force_terminal=True, width=200, color_system=None))

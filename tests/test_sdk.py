@@ -11,7 +11,6 @@ import textwrap
 import pytest
 
 from infra.plan import sdk
-
 from tests.conftest import ROOT
 
 # Modules of the SDK that are not its public API: only infra/plan/sdk.py imports them.

@@ -10,9 +10,8 @@ import re
 import pytest
 import yaml
 
-from infra.plan.runtime import run_program
 from infra.model.load import load_for_stack
-
+from infra.plan.runtime import run_program
 from tests.conftest import ROOT, copy_project, run_cli
 
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))

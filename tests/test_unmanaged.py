@@ -23,11 +23,10 @@ from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import bigquery
 
-from infra.model.warehouse import AccessEntry
 from infra.declarations.principals import Principal
-from infra.ops.unmanaged import declared_key, describe_key, entry_key, scan
 from infra.model.load import load_for_stack
-
+from infra.model.warehouse import AccessEntry
+from infra.ops.unmanaged import declared_key, describe_key, entry_key, scan
 from tests.conftest import copy_project, run_cli
 
 STAMP = "20260115T0610"

@@ -7,11 +7,10 @@ import re
 
 import pytest
 
-from infra.model.warehouse import AccessEntry
 from infra.declarations.principals import Principal
+from infra.model.warehouse import AccessEntry
 from infra.ops.unmanaged import declared_key, describe_key
 from infra.vocabulary import LABEL_KEY, LABEL_VALUE, LOCATION, RESERVED_LABELS, acl_entry_text
-
 from tests.conftest import ROOT
 
 SA = "wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com"

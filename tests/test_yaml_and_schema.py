@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra.problems import Problems
-from infra.declarations.keys import Field, read_mapping
 from infra.declarations.files import key_text, load_text
+from infra.declarations.keys import Field, read_mapping
+from infra.problems import Problems
 
 
 def test_lines_of_keys_and_items():

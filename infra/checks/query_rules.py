@@ -21,15 +21,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.checks.lineage import Lineage, Node
+from infra.checks.run_order import must_run_after
+from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.declarations.datasets import DatasetSpec, SourceSpec
+from infra.declarations.keys import suggest
+from infra.declarations.queries import QuerySpec
+from infra.declarations.stack import StackConfig
 from infra.model.queries import ResolvedQuery
 from infra.problems import Problems
-from infra.declarations.queries import QuerySpec
-from infra.checks.run_order import must_run_after
-from infra.declarations.keys import suggest
-from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
-from infra.declarations.stack import StackConfig
 
 # The folder layer a query lives in -> the dataset layers it may write to.
 LAYER_TARGETS = {"staging": ("staging",), "mart": ("mart",), "ml": ("ml",), "sync": ("sync",),
@@ -178,10 +178,12 @@ def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: L
             problems.add(q.sql_file, ref.line, "",
                          f"full scan of partitioned {ref.key}: no filter on its partition column {column} "
                          "against @run_date/@run_time",
-                         f"add e.g. `WHERE DATE({ref.node.alias_or_name}.{column}) = DATE_SUB(@run_date, INTERVAL 1 DAY)` "
+                         f"add e.g. `WHERE DATE({ref.node.alias_or_name}.{column}) = "
+                         "DATE_SUB(@run_date, INTERVAL 1 DAY)` "
                          "in the SELECT that reads it")
     declared = tuple(c.name for c in q.columns)
-    if p.output_columns is not None and tuple(c.lower() for c in p.output_columns) != tuple(d.lower() for d in declared):
+    lowered = tuple(c.lower() for c in p.output_columns) if p.output_columns is not None else None
+    if lowered is not None and lowered != tuple(d.lower() for d in declared):
         missing = [c for c in declared if c.lower() not in {o.lower() for o in p.output_columns}]
         extra = [c for c in p.output_columns if c.lower() not in {d.lower() for d in declared}]
         detail = (f"missing {', '.join(missing)}" if missing else "") + \

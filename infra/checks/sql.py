@@ -18,8 +18,8 @@ Deliberately not here: which names exist (the caller passes a resolver) and the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import sqlglot
 from sqlglot import exp
@@ -122,7 +122,8 @@ def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef], str]) -> str:
     return text
 
 
-def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable[[TableRef], str | None]) -> list[tuple[TableRef, str]]:
+def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable[[TableRef], str | None]
+                              ) -> list[tuple[TableRef, str]]:
     """(reference, partition column) for every partitioned table read without a run filter."""
     out = []
     for ref in parsed.refs:

@@ -202,7 +202,7 @@ def render_listing(listing: Listing) -> str:
         widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
         for r in (header, *rows):
             lines.append("  " + "  ".join(v.rjust(w) if i == 4 else v.ljust(w)
-                                          for i, (v, w) in enumerate(zip(r, widths))).rstrip())
+                                          for i, (v, w) in enumerate(zip(r, widths, strict=True))).rstrip())
     else:
         lines.append(f"No snapshots of {table.name} ({table.table_id}) in {listing.backup_dataset_id}.")
     days = table.dataset.spec.time_travel_days

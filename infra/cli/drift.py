@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+
 import click
 
 from infra.cli.preflight import Refused, client, fail, guarded, known_stack
@@ -94,7 +95,8 @@ def drift(root: Path, stack: str, unmanaged: bool, from_json: Path | None, out_d
     known_stack(COMMAND, root, stack)
     if unmanaged:
         if from_json is not None:
-            fail(COMMAND, "--from-json is a saved preview, and --unmanaged lists BigQuery itself; fix: pass one of them")
+            fail(COMMAND, "--from-json is a saved preview, and --unmanaged lists BigQuery itself; "
+                          "fix: pass one of them")
         sys.exit(_unmanaged(root, stack, out_dir, emulator_url))
     if emulator_url:
         fail(COMMAND, "--emulator-url is for --unmanaged only")

@@ -17,16 +17,16 @@ Deliberately not here: what the policies make for a stack (backup datasets, jobs
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
+from infra.declarations.files import declaration_files, load_declaration, load_file
+from infra.declarations.keys import Field, read_mapping, suggest
+from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.problems import Problems
 from infra.vocabulary import LOCATION, LOCATION_HELP
-from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
-from infra.declarations.keys import Field, read_mapping, suggest
-from infra.declarations.files import declaration_files, load_declaration, load_file
 
 KINDS = ("snapshot", "cross_region_copy")
 COVERAGE_FILE = "backups/coverage.yaml"
@@ -106,7 +106,8 @@ def _load_copies(root: Path, problems: Problems) -> tuple[OneOffCopySpec, ...]:
         return ()
     if not isinstance(doc.data, dict) or set(doc.data) != {"copies"} or not isinstance(doc.data["copies"], dict):
         problems.add(COPIES_FILE, doc.line(), "copies", "the file holds one `copies:` mapping",
-                     "write `copies:` then `<name>: {description: ..., source: dataset.table, destination: dataset.table}`")
+                     "write `copies:` then "
+                     "`<name>: {description: ..., source: dataset.table, destination: dataset.table}`")
         return ()
     out = []
     for name, raw in doc.data["copies"].items():

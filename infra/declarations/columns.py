@@ -13,9 +13,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.problems import Problems
-from infra.declarations.keys import Field, read_mapping
 from infra.declarations.files import Doc
+from infra.declarations.keys import Field, read_mapping
+from infra.problems import Problems
 
 TYPES = ("STRING", "BYTES", "INT64", "FLOAT64", "NUMERIC", "BIGNUMERIC", "BOOL", "DATE", "DATETIME",
          "TIME", "TIMESTAMP", "JSON", "GEOGRAPHY")

@@ -16,16 +16,16 @@ combines these specs with a `StackConfig`.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Mapping
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
+from infra.declarations.files import NAME, declaration_files, load_declaration
+from infra.declarations.keys import Field, read_mapping
 from infra.problems import Problems
 from infra.vocabulary import LABEL_KEY, LABEL_VALUE, LOCATION, LOCATION_HELP, RESERVED_LABELS
-from infra.declarations.keys import Field, read_mapping
-from infra.declarations.files import NAME, declaration_files, load_declaration
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
@@ -97,7 +97,8 @@ class SourceSpec:
 
 
 def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
-    datasets = tuple(d for d in (_load_dataset(root, p, problems) for p in declaration_files(root / "datasets", root, problems)) if d)
+    datasets = tuple(d for d in (_load_dataset(root, p, problems)
+                                 for p in declaration_files(root / "datasets", root, problems)) if d)
     sources = tuple(s for s in (_load_source(root, p, problems)
                                 for p in declaration_files(root / "datasets" / "sources", root, problems)) if s)
     return datasets, sources

@@ -12,11 +12,12 @@ belong to the loader that sees both files.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from infra.problems import Problems
 from infra.declarations.files import Doc, key_text
+from infra.problems import Problems
 
 _TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false",
                list: "a list", dict: "a mapping (key: value lines)"}

@@ -17,18 +17,18 @@ Deliberately not here: parsing and checking the SQL (`sql.py`, `lineage.py`).
 from __future__ import annotations
 
 import dataclasses
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
+from infra.declarations.files import NAME, Doc, load_file, relative
+from infra.declarations.keys import Field, read_mapping
+from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.problems import Problems
 from infra.vocabulary import LABEL_KEY, LABEL_VALUE
-from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
-from infra.declarations.keys import Field, read_mapping
-from infra.declarations.files import NAME, Doc, load_file, relative
 
 LAYERS = ("staging", "mart", "ml", "sync", "reporting")
 KINDS = ("table", "view")

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.declarations.datasets import LAYERS
-from infra.problems import Problems
-from infra.declarations.keys import Field, read_mapping
 from infra.declarations.files import declaration_files, load_declaration
+from infra.declarations.keys import Field, read_mapping
+from infra.problems import Problems
 
 DATASET_ROLES = ("READER", "WRITER", "OWNER")
 ALL = "all"
@@ -86,7 +86,8 @@ class RoleSpec:
 
 
 def load_roles(root: Path, problems: Problems) -> tuple[RoleSpec, ...]:
-    return tuple(r for r in (_load_role(root, p, problems) for p in declaration_files(root / "roles", root, problems)) if r)
+    files = declaration_files(root / "roles", root, problems)
+    return tuple(r for r in (_load_role(root, p, problems) for p in files) if r)
 
 
 def _load_role(root: Path, path: Path, problems: Problems) -> RoleSpec | None:

@@ -17,16 +17,17 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
+from infra.declarations.files import Doc, load_file
+from infra.declarations.keys import describe, suggest, type_ok
 from infra.declarations.principals import Principal, PrincipalError, parse_principal
 from infra.problems import Problems
 from infra.vocabulary import LABEL_KEY, LOCATION
-from infra.declarations.keys import describe, suggest, type_ok
-from infra.declarations.files import Doc, load_file
 
 NAMESPACE = "warehouse"
 
@@ -93,7 +94,8 @@ def load_stack_file(root: Path, stack: str, problems: Problems) -> StackConfig |
     if not path.is_file():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         problems.add(name, None, "", f"no stack file for stack {stack!r}",
-                     f"use one of the stacks {', '.join(known) or '(none)'} or create {name} (see README, 'Add a stack')")
+                     f"use one of the stacks {', '.join(known) or '(none)'} or create {name} "
+                     "(see README, 'Add a stack')")
         return None
     doc = load_file(path, name, problems)
     if doc is None:

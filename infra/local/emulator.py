@@ -127,7 +127,7 @@ class Emulator:
         # The working directory is a fresh temporary one: the server reads `.bqemu.toml` from its
         # working directory, and the log goes there too.
         self._workdir = Path(tempfile.mkdtemp(prefix="bqemulator-"))
-        self._log = open(self.log_path, "wb")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - open for the server's life; stop() closes it
         command = [str(self.python), "-m", "bqemulator", "start",
                    "--rest-host", HOST, "--rest-port", str(self.rest_port),
                    "--grpc-host", HOST, "--grpc-port", str(self.grpc_port),

@@ -26,17 +26,18 @@ import decimal
 import json
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import yaml
 
+from infra.local.gaps import adapt_for_emulator
 from infra.model.backups import snapshot_table_name
 from infra.model.warehouse import Warehouse
-from infra.vocabulary import DATASET_TYPE
-from infra.local.gaps import adapt_for_emulator
 from infra.plan.runtime import Plan, Registration
+from infra.vocabulary import DATASET_TYPE
 
 FIXTURES = Path("tests") / "fixtures"
 # BigQuery answers with legacy type names in result schemas.
@@ -91,7 +92,7 @@ def render_destination(template: str, run_time: dt.datetime) -> tuple[str, dt.da
 
 def run_time_of(run_date: dt.date, time_of_day: int | None) -> dt.datetime:
     minutes = time_of_day or 0
-    return dt.datetime.combine(run_date, dt.time(minutes // 60, minutes % 60), tzinfo=dt.timezone.utc)
+    return dt.datetime.combine(run_date, dt.time(minutes // 60, minutes % 60), tzinfo=dt.UTC)
 
 
 class LocalRun:
@@ -197,10 +198,11 @@ class LocalRun:
                     result.rows += 1  # same run, same name: taken by an earlier local run (see above)
                     continue
                 try:
-                    self._query(f"CREATE SNAPSHOT TABLE `{backup.project}.{backup.dataset_id}.{target}` "
-                                f"CLONE `{source.project}.{source.dataset_id}.{table.table_id}`").result(timeout=_TIMEOUT)
+                    statement = (f"CREATE SNAPSHOT TABLE `{backup.project}.{backup.dataset_id}.{target}` "
+                                 f"CLONE `{source.project}.{source.dataset_id}.{table.table_id}`")
+                    self._query(statement).result(timeout=_TIMEOUT)
                     result.rows += 1
-                except Exception as exc:  # noqa: BLE001 - like the script: go on, report at the end
+                except Exception as exc:
                     result.problems.append(f"{source.dataset_id}.{table.table_id}: {_first_line(exc)}")
         result.seconds = time.monotonic() - started
         return result
@@ -236,7 +238,7 @@ class LocalRun:
             rows = list(job.result(timeout=_TIMEOUT))
             result.rows = len(rows)
             result.problems = contract_problems(spec.columns, job.result(timeout=_TIMEOUT).schema, rows)
-        except Exception as exc:  # noqa: BLE001 - reported per view, the run goes on
+        except Exception as exc:
             result.problems = [f"failed: {_first_line(exc)}"]
         result.seconds = time.monotonic() - started
         return result
@@ -268,7 +270,7 @@ class LocalRun:
                 result.problems += partition_problems(spec.partitioning.field, partition, schema, rows)
             if not result.problems:
                 self._write(table, spec, params["write_disposition"], partition, schema, rows)
-        except Exception as exc:  # noqa: BLE001 - reported per table, the run goes on
+        except Exception as exc:
             result.problems = [f"failed: {_first_line(exc)}"]
         result.seconds = time.monotonic() - started
         return result
@@ -320,7 +322,7 @@ def contract_problems(columns, schema, rows) -> list[str]:
     if [n.lower() for n, _ in got] != [n.lower() for n, _ in want]:
         problems.append(f"columns are {', '.join(n for n, _ in got)}; declared {', '.join(n for n, _ in want)}")
         return problems
-    for (name, got_type), column in zip(got, columns):
+    for (name, got_type), column in zip(got, columns, strict=True):
         if got_type != column.type:
             problems.append(f"{name} is {got_type}, declared {column.type}")
         if column.mode == "REQUIRED":

@@ -17,8 +17,8 @@ created without an ACL; they would hand every project viewer the data.
 from __future__ import annotations
 
 from infra.declarations.datasets import DatasetSpec
-from infra.model.warehouse import AccessEntry, Role
 from infra.declarations.roles import DATASET_ROLES
+from infra.model.warehouse import AccessEntry, Role
 
 PROJECT_OWNERS = AccessEntry(role="OWNER", special_group="projectOwners")
 

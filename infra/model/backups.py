@@ -29,8 +29,8 @@ from types import MappingProxyType
 
 from infra.declarations.backups import COPIES_FILE, COVERAGE_FILE, BackupDeclarations, Policy
 from infra.declarations.datasets import DatasetSpec
-from infra.problems import Problems
 from infra.declarations.stack import StackConfig
+from infra.problems import Problems
 
 SNAPSHOT_TIME_FORMAT = "%Y%m%dT%H%M"
 # The policy name of the safety snapshot a restore in place takes of the table it replaces.
@@ -51,7 +51,7 @@ def dr_dataset_name(dataset: str) -> str:
 
 
 def snapshot_table_name(source_dataset_id: str, table: str, policy: str, moment: dt.datetime) -> str:
-    return f"{source_dataset_id}__{table}__{policy}__{moment.astimezone(dt.timezone.utc).strftime(SNAPSHOT_TIME_FORMAT)}"
+    return f"{source_dataset_id}__{table}__{policy}__{moment.astimezone(dt.UTC).strftime(SNAPSHOT_TIME_FORMAT)}"
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def parse_snapshot_name(name: str, source_dataset_id: str, table: str) -> Snapsh
     if not sep or "__" in policy:
         return None
     try:
-        taken = dt.datetime.strptime(stamp, SNAPSHOT_TIME_FORMAT).replace(tzinfo=dt.timezone.utc)
+        taken = dt.datetime.strptime(stamp, SNAPSHOT_TIME_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
         return None
     return SnapshotName(source_dataset_id, table, policy, taken)

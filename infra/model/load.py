@@ -19,18 +19,18 @@ from __future__ import annotations
 from pathlib import Path
 from types import MappingProxyType
 
-from infra.model.access import dataset_acl
-from infra.declarations.datasets import DatasetSpec, load_datasets
 from infra.checks.query_rules import analyze
-from infra.model.backups import resolve_backups
 from infra.declarations.backups import load_backups
-from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
-from infra.problems import Problems
-from infra.vocabulary import MANAGED_BY
+from infra.declarations.datasets import DatasetSpec, load_datasets
 from infra.declarations.keys import closest, suggest
 from infra.declarations.queries import load_queries
 from infra.declarations.roles import RoleSpec, load_roles
 from infra.declarations.stack import NAMESPACE, StackConfig, load_stack_file
+from infra.model.access import dataset_acl
+from infra.model.backups import resolve_backups
+from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
+from infra.problems import Problems
+from infra.vocabulary import MANAGED_BY
 
 
 def repository_root() -> Path:

@@ -8,18 +8,17 @@ service-account e-mails and each dataset's complete ACL. Nothing downstream read
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
-from infra.model.queries import ResolvedQuery
-from infra.declarations.backups import COPIES_FILE
-from infra.model.backups import Backups
-from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.checks.lineage import Lineage
+from infra.declarations.backups import COPIES_FILE
+from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.principals import Principal
 from infra.declarations.roles import RoleSpec
 from infra.declarations.stack import StackConfig
-
+from infra.model.backups import Backups
+from infra.model.queries import ResolvedQuery
 
 RUNNER_ROLE = "runner"
 BACKUP_ROLE = "backup"

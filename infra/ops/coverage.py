@@ -70,7 +70,9 @@ def render_coverage(warehouse: Warehouse, rows: list[CoverageRow]) -> str:
             lines.append(f"    recovery points: {row.recovery}")
             lines.append(f"    retention: {row.retention}")
         else:
-            lines.append(f"    {row.kind:<5} {row.table:<34} {row.recovery if row.kind == 'view' else ', '.join(row.policies) or ('exempt' if row.exempt else 'none')}")
+            protection = (row.recovery if row.kind == "view"
+                          else ", ".join(row.policies) or ("exempt" if row.exempt else "none"))
+            lines.append(f"    {row.kind:<5} {row.table:<34} {protection}")
     uncovered = [r.dataset for r in rows if r.table is None and not r.covered]
     lines.append("")
     lines.append(f"{sum(1 for r in rows if r.table is None)} datasets, "

@@ -38,9 +38,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, parse_snapshot_name, snapshot_table_name
 from infra.ops.bigquery_client import one_line
-from infra.ops.restore_points import (STAGING_INFIX, UTC, Listing, RestoreError, RestorePoint, RestoreRequest, Snapshot,
-                                      TableName, backup_dataset_id, check_request, choose_point, default_target,
-                                      format_time, resolve_table, time_travel_start, utc_now)
+from infra.ops.restore_points import (
+    STAGING_INFIX,
+    UTC,
+    Listing,
+    RestoreError,
+    RestorePoint,
+    RestoreRequest,
+    Snapshot,
+    TableName,
+    backup_dataset_id,
+    check_request,
+    choose_point,
+    default_target,
+    format_time,
+    resolve_table,
+    time_travel_start,
+    utc_now,
+)
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -115,7 +130,8 @@ class RestoreSql:
         if self.emulator:
             # Emulator gap: `CLONE ... FOR SYSTEM_TIME AS OF` does not parse; CTAS reads the same
             # rows but loses partitioning and clustering.
-            return f"CREATE TABLE {_quote(target)} AS SELECT * FROM {_quote(source)} FOR SYSTEM_TIME AS OF {timestamp_literal(at)}"
+            return (f"CREATE TABLE {_quote(target)} AS SELECT * FROM {_quote(source)} "
+                    f"FOR SYSTEM_TIME AS OF {timestamp_literal(at)}")
         return f"CREATE TABLE {_quote(target)} CLONE {_quote(source)} FOR SYSTEM_TIME AS OF {timestamp_literal(at)}"
 
     def clone_table(self, target: str, source: str) -> str:
@@ -278,14 +294,16 @@ class Restorer:
             (f"Count the rows of the restore point ({point.describe()})", sql.count(origin, at, partition), "point")]
         if replaces:
             expires = now + dt.timedelta(days=PRE_RESTORE_RETENTION_DAYS)
-            items.append((f"Safety snapshot of {source.name} into {_short(safety)} (kept {PRE_RESTORE_RETENTION_DAYS} days)",
+            kept = f"kept {PRE_RESTORE_RETENTION_DAYS} days"
+            items.append((f"Safety snapshot of {source.name} into {_short(safety)} ({kept})",
                           sql.safety_snapshot(safety, source.table_id, expires), None))
             if staging:
                 items.append((f"Clone {source.name} as of {format_time(point.at, seconds=True)} into {_short(staging)}",
                               sql.clone_at(staging, source.table_id, point.at), None))
             items.append((f"Drop {source.name}", sql.drop(source.table_id), None))
             if staging:
-                items.append((f"Clone {_short(staging)} into {target.name}", sql.clone_table(target.table_id, staging), None))
+                items.append((f"Clone {_short(staging)} into {target.name}",
+                              sql.clone_table(target.table_id, staging), None))
                 items.append((f"Drop the staging table {_short(staging)}", sql.drop(staging), None))
             else:
                 items.append((f"Clone {point.snapshot.name} into {target.name}",
@@ -325,14 +343,14 @@ class Restorer:
         for step in procedure.steps:
             try:
                 rows = self._execute(step, location)
-            except Exception as exc:  # noqa: BLE001 - reported as the failed step, with how to recover
+            except Exception as exc:
                 raise self._failure(procedure, step, done, exc) from exc
             if step.counts:
                 counts[step.counts] = rows
             done.append(step)
         if counts["target"] != counts["point"]:
-            raise RestoreError(f"{procedure.target.name} has {counts['target']} rows after the restore, but the restore "
-                               f"point has {counts['point']}",
+            raise RestoreError(f"{procedure.target.name} has {counts['target']} rows after the restore, but the "
+                               f"restore point has {counts['point']}",
                                f"compare {procedure.target.table_id} with the restore point before using it")
         return RestoreResult(procedure, counts["target"], counts["point"], time.monotonic() - began)
 
@@ -366,7 +384,8 @@ class Restorer:
         if dropped and procedure.safety_snapshot:
             name = procedure.safety_snapshot.rpartition(".")[2]
             return RestoreError(
-                what + f"; {procedure.request.table.name} was dropped after its safety snapshot {procedure.safety_snapshot}",
+                what + f"; {procedure.request.table.name} was dropped after its safety snapshot "
+                       f"{procedure.safety_snapshot}",
                 f"run the restore again (the table no longer exists), or put the old state back with "
                 f"`restore {procedure.request.table.name} --snapshot {name} --in-place --yes`"
                 + (f"; then drop {procedure.staging}" if procedure.staging else ""))
@@ -402,7 +421,8 @@ class Restorer:
         tp, rp = table.time_partitioning, table.range_partitioning
         # Top level in BigQuery; inside timePartitioning in older tables (and in the emulator).
         api = table.to_api_repr()
-        required = api.get("requirePartitionFilter") or (api.get("timePartitioning") or {}).get("requirePartitionFilter")
+        required = (api.get("requirePartitionFilter")
+                    or (api.get("timePartitioning") or {}).get("requirePartitionFilter"))
         if str(required).lower() != "true":
             return None
         if tp is not None:

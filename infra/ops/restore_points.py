@@ -29,7 +29,7 @@ from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, backup
 if TYPE_CHECKING:
     from infra.model.warehouse import Dataset, Warehouse
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RESTORED_INFIX = "_restored_"  # <table>_restored_<point>: the default name of a restore's new table
 STAGING_INFIX = "_restoring_"  # <table>_restoring_<now>: an in-place time-travel restore's staging table
 # A point this close to the time-travel window's far edge could leave the window before the clone

@@ -32,8 +32,8 @@ from typing import Any
 
 from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT
 from infra.model.warehouse import AccessEntry, Warehouse
-from infra.vocabulary import acl_entry_text
 from infra.ops.restore_points import RESTORED_INFIX, STAGING_INFIX
+from infra.vocabulary import acl_entry_text
 
 # What BigQuery answers for the basic dataset roles when they were granted with their IAM names.
 ROLE_ALIASES = {"roles/bigquery.dataviewer": "READER", "roles/bigquery.dataeditor": "WRITER",

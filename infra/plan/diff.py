@@ -73,7 +73,7 @@ def _walk(old: Any, new: Any, path: str, out: list[Change]) -> None:
         for key in sorted(old.keys() | new.keys()):
             _walk(old.get(key), new.get(key), f"{path}.{key}", out)
     elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new)):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
             _walk(a, b, f"{path}[{i}]", out)
     elif old != new:
         out.append(Change(path, old, new))

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from typing import Callable
+from collections.abc import Callable
 
 from infra.plan.runtime import Plan, Registration
-from infra.vocabulary import (DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, SERVICE_ACCOUNT_TYPE, STACK_TYPE, TABLE_TYPE,
-                              TRANSFER_TYPE, acl_entry_text)
+from infra.vocabulary import (
+    DATASET_TYPE,
+    PROJECT_IAM_MEMBER_TYPE,
+    SERVICE_ACCOUNT_TYPE,
+    STACK_TYPE,
+    TABLE_TYPE,
+    TRANSFER_TYPE,
+    acl_entry_text,
+)
 
 _MAX_SCALARS = 4
 

@@ -112,8 +112,8 @@ def run_program(root: Path, stack: str, config: dict[str, str] | None = None, dr
     Without `config`, the stack file is read as the Pulumi CLI would, and a stack file the CLI
     would refuse raises `ProblemsError` before the program runs."""
     if config is None:
-        from infra.problems import Problems
         from infra.declarations.stack import load_stack_file
+        from infra.problems import Problems
 
         problems = Problems()
         if load_stack_file(root, stack, problems) is None and problems:
@@ -141,7 +141,7 @@ def _on_fresh_thread(func, *args):
     def target() -> None:
         try:
             outcome["result"] = func(*args)
-        except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+        except BaseException as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=target, name="pulumi-program", daemon=True)
@@ -254,7 +254,7 @@ class _RecordingMonitor(sdk.MockMonitor):
     def make_urn(self, parent: str, type_: str, name: str) -> str:
         return engine_urn(self.plan.stack, self.plan.project, parent, type_, name)
 
-    def RegisterResource(self, request):  # noqa: N802 - the gRPC method name
+    def RegisterResource(self, request):
         urn = self.make_urn(request.parent, request.type, request.name)
         self.requests.append((urn, request))
         if request.type == STACK_TYPE:

@@ -50,7 +50,7 @@ def _installed_version() -> str:
         from importlib.metadata import version
 
         return f"pulumi=={version('pulumi')}"
-    except Exception:  # noqa: BLE001 - only for the message
+    except Exception:
         return "an unknown pulumi version"
 
 

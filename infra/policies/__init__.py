@@ -6,8 +6,8 @@ Each rule lives in a module of its own and works on `Resource`s: the type token,
 both the offline plan and the policy pack hand over. `RULES` lists them all.
 """
 
-from infra.policies.base import Resource, Rule, Settings, Violation
 from infra.policies.backup_coverage import RULE as BACKUP_COVERAGE
+from infra.policies.base import Resource, Rule, Settings, Violation
 from infra.policies.forbidden_iam import RULE as FORBIDDEN_IAM
 from infra.policies.individual_writers import RULE as INDIVIDUAL_WRITERS
 from infra.policies.lowercase_emails import RULE as LOWERCASE_EMAILS

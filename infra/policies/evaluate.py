@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from infra.plan.runtime import Plan
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
 from infra.declarations.stack import StackConfig
+from infra.plan.runtime import Plan
 from infra.policies import RULES
 from infra.policies.base import Resource, Settings, Violation
 

@@ -13,9 +13,21 @@ from pathlib import Path
 
 import pulumi
 
-from infra.resources.components.backup import (CROSS_REGION_COPY_TYPE, ONE_OFF_COPY_TYPE, SNAPSHOT_POLICY_TYPE,
-                                               CrossRegionCopy, CrossRegionCopyArgs, OneOffCopy, OneOffCopyArgs,
-                                               SnapshotPolicy, SnapshotPolicyArgs)
+from infra.declarations.stack import from_runtime_strings
+from infra.model.load import load_declarations, load_warehouse, repository_root
+from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
+from infra.problems import Problems, ProblemsError
+from infra.resources.components.backup import (
+    CROSS_REGION_COPY_TYPE,
+    ONE_OFF_COPY_TYPE,
+    SNAPSHOT_POLICY_TYPE,
+    CrossRegionCopy,
+    CrossRegionCopyArgs,
+    OneOffCopy,
+    OneOffCopyArgs,
+    SnapshotPolicy,
+    SnapshotPolicyArgs,
+)
 from infra.resources.components.dataset import TYPE as DATASET_COMPONENT
 from infra.resources.components.dataset import DatasetArgs, WarehouseDataset
 from infra.resources.components.role import TYPE as ROLE_COMPONENT
@@ -25,12 +37,8 @@ from infra.resources.components.scheduled_query import ScheduledQuery, Scheduled
 from infra.resources.components.scheduling import Scheduling, SchedulingArgs
 from infra.resources.components.view import TYPE as VIEW_COMPONENT
 from infra.resources.components.view import View, ViewArgs
-from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
 from infra.resources.snapshot_sql import snapshot_script
-from infra.problems import Problems, ProblemsError
-from infra.declarations.stack import from_runtime_strings
 from infra.vocabulary import MANAGED_BY
-from infra.model.load import load_declarations, load_warehouse, repository_root
 
 
 def load_from_runtime(root: Path) -> Warehouse:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import builtins
 import difflib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from infra.ops.drift.preview import MISSING, QUIET_OPS, REPLACE_OPS, StepsOf, parse_path, state_value, urn_parts
 from infra.resources.program import declaration_of
-from infra.vocabulary import (DATASET_TYPE, RESERVED_LABELS, STACK_TYPE, TABLE_TYPE, TRANSFER_TYPE,
-                              acl_entry_text)
+from infra.vocabulary import DATASET_TYPE, RESERVED_LABELS, STACK_TYPE, TABLE_TYPE, TRANSFER_TYPE, acl_entry_text
 
 if TYPE_CHECKING:
     from infra.model.warehouse import Warehouse
@@ -154,7 +153,8 @@ def findings_of(resource: StepsOf, ctx: Context) -> tuple[list[Finding], list[st
     if op == "delete":
         return [_removed_from_files(target, step, ctx)], []
     findings = _property_findings(target, resource, step, ctx, replace=(op == "replace"))
-    reasons = ", ".join(str(r) for r in step.get("replaceReasons") or step.get("diffReasons") or []) or "no reason given"
+    reasons = (", ".join(str(r) for r in step.get("replaceReasons") or step.get("diffReasons") or [])
+               or "no reason given")
     if op == "replace" and _holds_data(target) and not any(f.data_loss for f in findings):
         findings.append(_finding(
             target, "replace", _origin_of(resource, ()),

@@ -71,12 +71,11 @@ def parse_path(path: str) -> tuple:
 
 def lookup(value: Any, segments: tuple) -> Any:
     for segment in segments:
-        if isinstance(segment, int) and isinstance(value, list) and 0 <= segment < len(value):
-            value = value[segment]
-        elif isinstance(segment, str) and isinstance(value, dict) and segment in value:
-            value = value[segment]
-        else:
+        in_list = isinstance(segment, int) and isinstance(value, list) and 0 <= segment < len(value)
+        in_mapping = isinstance(segment, str) and isinstance(value, dict) and segment in value
+        if not (in_list or in_mapping):
             return MISSING
+        value = value[segment]
     return value
 
 

@@ -12,8 +12,8 @@ All scheduled jobs notify the shared Pub/Sub topic and e-mail on failure, like t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp

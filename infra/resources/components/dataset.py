@@ -8,8 +8,8 @@ files must be a deliberate, two-step act.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp

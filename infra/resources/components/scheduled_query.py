@@ -20,8 +20,8 @@ per input for the SDK to await (see benchmarks/README.md).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp

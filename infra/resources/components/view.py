@@ -8,8 +8,8 @@ drops its grant. A view holds no data, so it is neither protected nor deletion-p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
