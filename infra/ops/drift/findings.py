@@ -34,6 +34,8 @@ VALUE_LIMIT = 160  # characters of a value shown inline
 
 @dataclass(frozen=True)
 class Finding:
+    """One difference between BigQuery and the files, in plain words, with what to do about it."""
+
     category: str  # acl_entry_added, sql_edited, resource_deleted, not_applied, ... (see README)
     origin: str  # outside (changed behind the code's back), files (not applied yet), unknown
     subject: str  # what a person calls it: production_mart, production_mart.revenue_mrr, scheduled query ...
@@ -56,9 +58,12 @@ class Finding:
 
 @dataclass(frozen=True)
 class Context:
+    """What every finding of one report is told in: the stack, whether the preview was refreshed,
+    and the stack's model (where each resource is declared; None when the files have problems)."""
+
     stack: str
     refreshed: bool
-    warehouse: Warehouse | None = None  # the stack's model: where each resource is declared
+    warehouse: Warehouse | None = None
 
     @property
     def stack_file(self) -> str:
