@@ -1,6 +1,6 @@
 """Every stack file: `Pulumi.<stack>.yaml` passes `check` and plans under Pulumi's mock runtime
 (the way the language host runs the program), with the stacks discovered from the files, so a new
-stack is tested the day its file lands. And the README's "Add a stack" example is a working stack.
+stack is tested the day its file lands. And the "Add a stack" example of docs/stacks.md is a working stack.
 """
 
 from __future__ import annotations
@@ -55,16 +55,16 @@ def test_stacks_never_share_datasets():
         seen[key] = stack
 
 
-def readme_stack_example() -> str:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("### Add a stack\n", 1)[1].split("\n## ", 1)[0]
+def documented_stack_example() -> str:
+    page = (ROOT / "docs" / "stacks.md").read_text()
+    section = page.split("## Add a stack\n", 1)[1].split("\n## ", 1)[0]
     block = re.search(r"```yaml\n(.*?)```", section, re.S).group(1)
     return "\n".join(line[3:] if line.startswith("   ") else line for line in block.splitlines()) + "\n"
 
 
-def test_the_readme_example_of_a_new_stack_checks_and_plans(tmp_path):
+def test_the_documented_example_of_a_new_stack_checks_and_plans(tmp_path):
     project = copy_project(tmp_path / "project")
-    text = readme_stack_example()
+    text = documented_stack_example()
     config = yaml.safe_load(text)["config"]
     assert config["warehouse:environment"] == "staging"
     (project / "Pulumi.staging.yaml").write_text(text)

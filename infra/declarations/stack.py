@@ -58,7 +58,7 @@ KEYS: tuple[Key, ...] = (
     Key("projectNumber", str, True, r"^[0-9]{6,20}$", "'123456789012'",
         "the project's number (quoted), which names the Data Transfer Service agent"),
     Key("policyAdvisory", list, False, None, "[emails-lowercase]",
-        "security rules that only warn in this stack (see README, Security model)"),
+        "security rules that only warn in this stack (see docs/security.md)"),
     Key("sourceProject", str, False, r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "acme-warehouse-prod",
         "the project holding the raw source datasets, when not the stack's own"),
 )
@@ -95,7 +95,7 @@ def load_stack_file(root: Path, stack: str, problems: Problems) -> StackConfig |
         known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         problems.add(name, None, "", f"no stack file for stack {stack!r}",
                      f"use one of the stacks {', '.join(known) or '(none)'} or create {name} "
-                     "(see README, 'Add a stack')")
+                     "(see docs/stacks.md, 'Add a stack')")
         return None
     doc = load_file(path, name, problems)
     if doc is None:

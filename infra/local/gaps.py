@@ -3,7 +3,7 @@
 The local run executes the SQL of the plan. Where the emulator computes a valid BigQuery
 construct wrongly, this module rewrites that construct, and only it, into an equivalent the
 emulator gets right; SQL without such a construct runs byte for byte. Each rewrite names the gap
-it covers, and the README lists them.
+it covers, and docs/local-bigquery.md lists them.
 
 - `DATE_TRUNC(d, WEEK(<day>))` and `DATE_TRUNC(d, ISOWEEK)`: the emulator returns a DATETIME and
   ignores the weekday (always Sunday-based), or rejects ISOWEEK. Rewritten as

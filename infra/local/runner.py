@@ -15,7 +15,7 @@
 
 Emulator gaps are worked around here, never in the SQL: writes go through DELETE + streaming
 insert (which behaves like WRITE_TRUNCATE of the table or of one partition) rather than a job
-destination with a partition decorator. See the README's "Local BigQuery" section.
+destination with a partition decorator. See docs/local-bigquery.md.
 """
 
 from __future__ import annotations

@@ -168,7 +168,7 @@ def main(root: Path | None = None) -> Warehouse:
     # the SDK's objects (hundreds per resource: Outputs, their tasks and futures) all live until
     # the run ends, and each full pass rescans them every time they have grown by a quarter.
     # Measured at 1,000 tables: half of the plan's time, to free 72,000 objects against a
-    # million alive at the end (README "Performance"). So collect the analysis' garbage (SQL
+    # million alive at the end (docs/performance.md). So collect the analysis' garbage (SQL
     # trees are cyclic) now, then switch the collector off; the language host's process ends
     # with the run, and the offline runtime (infra/plan/runtime.py) switches it back on after.
     gc.collect()

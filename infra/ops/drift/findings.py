@@ -36,7 +36,7 @@ VALUE_LIMIT = 160  # characters of a value shown inline
 class Finding:
     """One difference between BigQuery and the files, in plain words, with what to do about it."""
 
-    category: str  # acl_entry_added, sql_edited, resource_deleted, not_applied, ... (see README)
+    category: str  # acl_entry_added, sql_edited, resource_deleted, not_applied, ... (see docs/drift.md)
     origin: str  # outside (changed behind the code's back), files (not applied yet), unknown
     subject: str  # what a person calls it: production_mart, production_mart.revenue_mrr, scheduled query ...
     what: str  # the plain sentence, without the subject
