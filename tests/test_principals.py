@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.declarations.principals import Principal, PrincipalError, parse_principal
+from infra.declarations.principals import PrincipalError, parse_principal
 
 
 @pytest.mark.parametrize("text, kind, acl", [
@@ -43,8 +43,3 @@ def test_uppercase_fix_gives_the_lowercase_spelling():
     with pytest.raises(PrincipalError) as caught:
         parse_principal("group:Data@Acme.com")
     assert "`group:data@acme.com`" in caught.value.fix
-
-
-def test_individuals():
-    assert Principal("user", "a@b.com").is_individual
-    assert not Principal("group", "a@b.com").is_individual

@@ -41,10 +41,6 @@ class Principal:
         """The IAM member string, e.g. for `gcp.projects.IAMMember`."""
         return f"{self.kind}:{self.identifier}"
 
-    @property
-    def is_individual(self) -> bool:
-        return self.kind == "user"
-
     def acl_entry(self) -> dict[str, str]:
         """The identity fields of a BigQuery dataset access entry (snake_case, pulumi-gcp)."""
         if self.kind == "group":
