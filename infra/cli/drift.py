@@ -51,14 +51,14 @@ def run_preview(root: Path, stack: str) -> tuple[int, str, str]:
     pulumi = shutil.which("pulumi")
     if pulumi is None:
         fail(COMMAND, "the Pulumi CLI is not installed (no `pulumi` on PATH); fix: install it "
-              f"({INSTALL_URL}), or pass --from-json with the output of `pulumi preview --refresh --json`")
+                      f"({INSTALL_URL}), or pass --from-json with the output of `pulumi preview --refresh --json`")
     env = {**os.environ, "PULUMI_SKIP_UPDATE_CHECK": "true"}
     try:
         done = subprocess.run(preview_command(pulumi, root, stack), cwd=root, env=env, capture_output=True,
                               text=True, timeout=PREVIEW_TIMEOUT, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        fail(COMMAND, f"`pulumi preview` did not finish within {PREVIEW_TIMEOUT} s; fix: check the backend and the "
-              "network, then run it again")
+        fail(COMMAND, f"`pulumi preview` did not finish within {PREVIEW_TIMEOUT} s; fix: check the backend "
+                      "and the network, then run it again")
     except OSError as exc:
         fail(COMMAND, f"`{pulumi}` could not be run: {exc}")
     return done.returncode, done.stdout, done.stderr
