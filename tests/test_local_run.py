@@ -10,7 +10,7 @@ import pytest
 
 from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
-from infra.local.runner import LocalRun, contract_problems, read_run_date, render_destination
+from infra.local.runner import LocalRun, contract_problems, parameters_of, read_run_date, split_statements
 from infra.model.load import load_for_stack
 from tests.conftest import ROOT, run_cli
 
@@ -50,10 +50,41 @@ def test_incremental_tables_hold_only_the_day_before_the_run(local_run, emulator
 
 
 def test_app_events_are_the_app_subset_with_properties_extracted(local_run, emulator):
-    app = rows(emulator, "SELECT platform, block_type FROM `acme-warehouse-dev.dev_stg_external.amplitude_app_events` "
+    app = rows(emulator, "SELECT platform, event_name, block_type, event_properties, space_properties "
+                         "FROM `acme-warehouse-dev.dev_stg_external.amplitude_app_events` "
                          "WHERE event_date = '2026-11-01'")
-    assert app and {r["platform"] for r in app} <= {"iOS", "Android"}
-    assert any(r["block_type"] for r in app)
+    # event_site = app: the web app and the mobile apps, not the marketing site
+    assert {r["platform"] for r in app} == {"Web", "iOS", "Android"}
+    assert "view_website_page" not in {r["event_name"] for r in app}
+    assert any(r["block_type"] == "code" for r in app)
+    # JSON text, as the company's analyses read it with JSON_EXTRACT_SCALAR
+    inserted = [r for r in app if r["event_name"] == "edit_page_document_insert_block"]
+    assert all(json.loads(r["event_properties"])["site"] == "app" for r in inserted)
+    assert {json.loads(r["space_properties"])["spaceVisibility"] for r in inserted} == {"public", "private"}
+
+
+# The company's documented example query, as its documentation writes it (dataset name aside).
+COMPANY_EXAMPLE = """
+SELECT
+  event_date,
+  COUNT(DISTINCT user_id) AS editors
+FROM `acme-warehouse-dev.dev_stg_external.amplitude_app_events`
+WHERE event_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY)
+  AND event_name = 'edit_page_document_insert_block'
+  AND JSON_EXTRACT_SCALAR(event_properties, '$.blockType') = 'code'
+  AND JSON_EXTRACT_SCALAR(space_properties, '$.spaceVisibility') = 'public'
+GROUP BY event_date
+ORDER BY event_date
+"""
+
+
+def test_the_companys_example_query_counts_code_block_editors_in_public_spaces(local_run, emulator):
+    # alice (web) and carol (Android) inserted code blocks in public spaces on 2026-11-01; judy's
+    # code block went into a private space; carol's of 2026-10-31 was an update.
+    expected = [{"event_date": dt.date(2026, 11, 1), "editors": 2}]
+    clock = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)  # the run's day, as the local run reads CURRENT_DATE()
+    assert rows(emulator, adapt_for_emulator(COMPANY_EXAMPLE, clock)) == expected
+    assert rows(emulator, "SELECT * FROM `acme-warehouse-dev.dev_reporting.app_code_block_editors`") == expected
 
 
 def test_views_read_the_marts(local_run, emulator):
@@ -89,15 +120,25 @@ def test_run_requires_local():
     assert result.returncode == 2 and "only `--local` is supported" in result.stderr
 
 
-@pytest.mark.parametrize("template, table, partition", [
-    ("revenue_mrr", "revenue_mrr", None),
-    ('revenue_mrr${run_time-24h|"%Y%m%d"}', "revenue_mrr", dt.date(2026, 11, 1)),
-    ("events${run_date}", "events", dt.date(2026, 11, 2)),
-    ('t_{run_time+1h|"%Y%m%d_%H"}', "t_20261102_05", None),
-])
-def test_destination_templates(template, table, partition):
-    run_time = dt.datetime(2026, 11, 2, 4, 10, tzinfo=dt.UTC)
-    assert render_destination(template, run_time) == (table, partition)
+def test_scripts_are_split_into_their_own_statements():
+    script = ("-- header; with a semicolon and @run_date\nBEGIN TRANSACTION;\nDELETE FROM `a.b.c` WHERE TRUE;\n"
+              "INSERT INTO `a.b.c` (x)\nSELECT x FROM (\nSELECT ';' AS x -- not the end;\n);\nCOMMIT TRANSACTION;\n")
+    statements = split_statements(script)
+    assert [s.splitlines()[-1] for s in statements] == [
+        "BEGIN TRANSACTION", "DELETE FROM `a.b.c` WHERE TRUE", ")", "COMMIT TRANSACTION"]
+    assert all(statement in script for statement in statements)  # each byte for byte
+    assert parameters_of(statements[0]) == set()  # a comment is not a use
+    assert parameters_of("SELECT @run_date, DATE(@run_time)") == {"run_date", "run_time"}
+
+
+def test_scheduled_builds_keep_the_declared_schema(local_run, emulator):
+    # DML into the declared table: modes and descriptions stay the contract's after the run.
+    table = emulator.client().get_table("acme-warehouse-dev.dev_mart.revenue_mrr")
+    declared = {c.name: c for c in local_run[0].query("mart.revenue_mrr").spec.columns}
+    assert [f.name for f in table.schema] == list(declared)
+    assert all(f.mode == declared[f.name].mode and f.description == declared[f.name].description
+               for f in table.schema)
+    assert table.time_partitioning.field == "as_of_date" and table.clustering_fields == ["customer_id"]
 
 
 def test_emulator_week_rewrite_only_touches_the_broken_construct():

@@ -178,8 +178,11 @@ def test_every_scheduled_query_has_a_transfer_with_location_runner_and_topic(pro
         assert i["serviceAccountName"] == "wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com"
         assert i["notificationPubsubTopic"] == "projects/acme-warehouse-prod/topics/warehouse-scheduled-queries"
         assert i["emailPreferences"] == {"enableFailureEmail": True}
-        assert "acme-warehouse-prod." in i["params"]["query"]
-        assert i["params"]["write_disposition"] in ("WRITE_TRUNCATE", "WRITE_APPEND")
+        # A DML script into the declared table: no destination, no write disposition (no
+        # WRITE_TRUNCATE, which would replace the declared schema with the query's).
+        assert set(i["params"]) == {"query"} and "destinationDatasetId" not in i
+        dataset, table = key.split(".")
+        assert f"INSERT INTO `acme-warehouse-prod.production_{dataset}.{table}` (" in i["params"]["query"]
         table_urn = next(u for u in r.dependencies if u.endswith(f"::{key}-table"))
         assert table_urn
 

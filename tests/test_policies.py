@@ -73,6 +73,10 @@ def breakers():
         props = dict(r.props)
         props.pop("notificationPubsubTopic")
         return Resource(r.urn, r.type, r.name, props, r.protect)
+    def truncate(rs):
+        r = find(rs, "gcp:bigquery/dataTransferConfig:DataTransferConfig", lambda r: r.name.endswith("-transfer"))
+        return with_props(r, params={"query": "SELECT 1 AS x", "destination_table_name_template": "t",
+                                     "write_disposition": "WRITE_TRUNCATE"})
     def protected(rs):
         r = find(rs, "gcp:bigquery/table:Table", lambda r: "view" not in r.props)
         return Resource(r.urn, r.type, r.name, r.props, protect=False)
@@ -88,6 +92,7 @@ def breakers():
             "no-dataset-iam-or-authoritative-project-iam": forbidden, "project-owners-own-every-dataset": owners,
             "sync-accounts-read-only-their-dataset": sync, "project-roles-allow-list": roles,
             "views-use-standard-sql": views, "scheduled-queries-complete": transfers,
+            "scheduled-writes-keep-schema": truncate,
             "stateful-resources-protected": protected, "datasets-backed-up": backups, "emails-lowercase": emails}
 
 
@@ -175,7 +180,7 @@ def test_pack_reads_protection_from_the_stack_file(dev_plan):
 def test_check_policy_passes_on_the_shipped_stacks():
     result = run_cli("check", "--policy")
     assert result.returncode == 0, result.stderr
-    assert "prod: 11 security rules, 0 mandatory and 0 advisory violation(s)" in result.stdout
+    assert f"prod: {len(RULES)} security rules, 0 mandatory and 0 advisory violation(s)" in result.stdout
 
 
 def test_check_policy_fails_on_a_mandatory_violation_and_names_it(project):

@@ -6,25 +6,25 @@
    holds (schema, partitioning, clustering, the view's SQL), and the raw sources' tables from
    their declarations;
 2. loads the fixture rows (`tests/fixtures/<source>/<table>.jsonl`) into the raw sources;
-3. runs every scheduled query in dependency order, executing the SQL held in the plan's
-   `DataTransferConfig` params (not a copy of the files), with `@run_date` and `@run_time` set
-   as the Data Transfer Service would, and writes the result where its destination template
-   and write disposition say;
-4. checks each result against its declared columns (the contract): names and order, types,
-   no NULL in a REQUIRED column, and for an incremental query, rows only in its partition.
+3. runs every scheduled query in dependency order, with `@run_date` and `@run_time` set as the
+   Data Transfer Service would: first its SELECT, whose result is checked against the declared
+   columns (the contract: names and order, types, no NULL in a REQUIRED column, and for an
+   incremental query rows only in its partition); then, when the contract holds, the script the
+   plan's `DataTransferConfig` holds (not a copy of the files), which writes the rows into the
+   declared table by DML (`infra/resources/write_sql.py`).
 
-Emulator gaps are worked around here, never in the SQL: writes go through DELETE + streaming
-insert (which behaves like WRITE_TRUNCATE of the table or of one partition) rather than a job
-destination with a partition decorator. See docs/local-bigquery.md.
+Emulator gaps are worked around here, never in the SQL (docs/local-bigquery.md): the emulator
+passes no query parameters to a multi-statement script, so the script's statements run one by
+one, each byte for byte; it does not enforce REQUIRED on DML, which the contract check does
+before anything is written; current-time functions read the run's moment (`gaps.py`).
 """
 
 from __future__ import annotations
 
-import base64
+import contextlib
 import datetime as dt
-import decimal
+import itertools
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,7 +43,6 @@ FIXTURES = Path("tests") / "fixtures"
 # BigQuery answers with legacy type names in result schemas.
 _TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 _TIMEOUT = 120  # seconds for one local query; the fixtures are small
-_TEMPLATE = re.compile(r"\{run_(date|time)(?:([+-])(\d+)([hms]))?(?:\|\"([^\"]*)\")?\}")
 
 
 @dataclass
@@ -72,22 +71,35 @@ def read_run_date(root: Path) -> dt.date:
                             "fix: write the fixtures' run date there, or pass --run-date") from None
 
 
-def render_destination(template: str, run_time: dt.datetime) -> tuple[str, dt.date | None]:
-    """The Data Transfer Service's destination template -> (table, partition date or None).
+def parameters_of(statement: str) -> set[str]:
+    """The names of the query parameters (`@run_date`) a statement uses; comments aside."""
+    from sqlglot.dialects.bigquery import BigQuery
+    from sqlglot.tokens import TokenType
 
-    Supports `{run_date}` and `{run_time[+-N(h|m|s)][|"strftime"]}` as the service does."""
-    def substitute(m: re.Match) -> str:
-        kind, sign, amount, unit, fmt = m.groups()
-        moment = run_time
-        if sign:
-            delta = dt.timedelta(**{{"h": "hours", "m": "minutes", "s": "seconds"}[unit]: int(amount)})
-            moment = moment + delta if sign == "+" else moment - delta
-        if kind == "date":
-            return moment.strftime(fmt or "%Y%m%d")
-        return moment.strftime(fmt or "%Y%m%d")
-    rendered = _TEMPLATE.sub(substitute, template)
-    table, _, decorator = rendered.partition("$")
-    return table, (dt.datetime.strptime(decorator, "%Y%m%d").date() if decorator else None)
+    tokens = BigQuery().tokenize(statement)
+    return {after.text.lower() for before, after in itertools.pairwise(tokens)
+            if before.token_type == TokenType.PARAMETER}
+
+
+def split_statements(script: str) -> list[str]:
+    """The statements of a script, each its own text (comments before it included), split at the
+    semicolons outside parentheses."""
+    from sqlglot.dialects.bigquery import BigQuery
+    from sqlglot.tokens import TokenType
+
+    out, start, depth = [], 0, 0
+    for token in BigQuery().tokenize(script):
+        if token.token_type == TokenType.L_PAREN:
+            depth += 1
+        elif token.token_type == TokenType.R_PAREN:
+            depth -= 1
+        elif token.token_type == TokenType.SEMICOLON and depth == 0:
+            out.append(script[start:token.start].strip())
+            start = token.end + 1
+    tail = script[start:].strip()
+    if tail and any(not line.strip().startswith("--") for line in tail.splitlines() if line.strip()):
+        out.append(tail)
+    return [s for s in out if s]
 
 
 def run_time_of(run_date: dt.date, time_of_day: int | None) -> dt.datetime:
@@ -214,7 +226,8 @@ class LocalRun:
         table = bigquery.Table(f"{i['project']}.{i['datasetId']}.{i['tableId']}")
         table.description = i.get("description")
         if "view" in i:
-            table.view_query = i["view"]["query"]
+            # A view is queried at the run's moment: midnight UTC of the run date.
+            table.view_query = adapt_for_emulator(i["view"]["query"], run_time_of(self.run_date, None))
             table.view_use_legacy_sql = i["view"].get("useLegacySql", False)
         else:
             table.schema = [_field(f) for f in json.loads(i["schema"])]
@@ -248,70 +261,74 @@ class LocalRun:
 
         result = Result(key, "table")
         started = time.monotonic()
-        spec = self._spec(key)
-        transfer = self.by_name[f"{key}-transfer"].inputs
-        params = transfer["params"]
+        query = self._query_of(key)
+        spec = query.spec
+        script = self.by_name[f"{key}-transfer"].inputs["params"]["query"]
         run_time = run_time_of(self.run_date, spec.schedule.time_of_day if spec.schedule else None)
+        config = bigquery.QueryJobConfig(query_parameters=[
+            bigquery.ScalarQueryParameter("run_date", "DATE", self.run_date),
+            bigquery.ScalarQueryParameter("run_time", "TIMESTAMP", run_time),
+        ])
         try:
-            table = self._create_table(self.by_name[f"{key}-table"])
-            config = bigquery.QueryJobConfig(query_parameters=[
-                bigquery.ScalarQueryParameter("run_date", "DATE", self.run_date),
-                bigquery.ScalarQueryParameter("run_time", "TIMESTAMP", run_time),
-            ])
-            job = self._query(adapt_for_emulator(params["query"]), config)
+            self._create_table(self.by_name[f"{key}-table"])
+            select = query.sql.rstrip().rstrip(";").rstrip()
+            if select not in script:
+                raise LocalRunError("the plan's script does not hold the query's SQL")
+            job = self._query(adapt_for_emulator(select, run_time), config)
             rows = list(job.result(timeout=_TIMEOUT))
             schema = job.result(timeout=_TIMEOUT).schema
             result.rows = len(rows)
             result.problems = contract_problems(spec.columns, schema, rows)
-            name, partition = render_destination(params["destination_table_name_template"], run_time)
-            if name != spec.name:
-                result.problems.append(f"destination template names {name!r}, not the declared table {spec.name!r}")
-            if partition is not None and spec.partitioning is not None:
-                result.problems += partition_problems(spec.partitioning.field, partition, schema, rows)
+            if spec.incremental and spec.partitioning is not None:
+                day = self.run_date - dt.timedelta(days=1)
+                result.problems += partition_problems(spec.partitioning.field, day, schema, rows)
             if not result.problems:
-                self._write(table, spec, params["write_disposition"], partition, schema, rows)
+                run_script(self.client, script, run_time, config.query_parameters)
         except Exception as exc:
             result.problems = [f"failed: {_first_line(exc)}"]
         result.seconds = time.monotonic() - started
         return result
 
-    def _write(self, table: Any, spec, disposition: str, partition: dt.date | None, schema, rows) -> None:
-        """WRITE_TRUNCATE of the table (or of one partition), or WRITE_APPEND, as DELETE + insert."""
-        address = self._address(spec.key)
-        if disposition == "WRITE_TRUNCATE":
-            if partition is not None:
-                from google.cloud import bigquery
-
-                config = bigquery.QueryJobConfig(query_parameters=[
-                    bigquery.ScalarQueryParameter("partition", "DATE", partition)])
-                self._query(f"DELETE FROM `{address}` WHERE DATE({spec.partitioning.field}) = @partition",
-                            config).result(timeout=_TIMEOUT)
-            else:
-                self._query(f"DELETE FROM `{address}` WHERE TRUE").result(timeout=_TIMEOUT)
-        if rows:
-            # Streaming inserts take JSON columns as JSON text, like BigQuery's insertAll.
-            json_columns = {f.name for f in schema if f.field_type == "JSON"}
-            payload = [{f.name: (json.dumps(row[f.name]) if f.name in json_columns and row[f.name] is not None
-                                 and not isinstance(row[f.name], str) else _jsonable(row[f.name]))
-                        for f in schema} for row in rows]
-            errors = self.client.insert_rows_json(table, payload)
-            if errors:
-                raise LocalRunError(f"insert into {spec.key} failed: {errors[:3]}")
-
     def _query(self, sql: str, config: Any = None) -> Any:
-        """A query job without the client's long retries: the emulator answers some failures
-        with HTTP 500, which the client would otherwise retry for ten minutes."""
-        from google.api_core.retry import Retry
-
-        return self.client.query(sql, job_config=config, retry=Retry(deadline=_TIMEOUT), job_retry=None)
+        return query_job(self.client, sql, config)
 
     def _spec(self, key: str):
-        return next(q.spec for q in self.warehouse.queries if q.spec.key == key)
+        return self._query_of(key).spec
+
+    def _query_of(self, key: str):
+        return next(q for q in self.warehouse.queries if q.spec.key == key)
 
     def _address(self, key: str) -> str:
         dataset, table = key.split(".")
         d = next(d for d in self.warehouse.datasets if d.name == dataset)
         return f"{d.project}.{d.dataset_id}.{table}"
+
+
+def query_job(client: Any, sql: str, config: Any = None) -> Any:
+    """A query job without the client's long retries: the emulator answers some failures with
+    HTTP 500, which the client would otherwise retry for ten minutes."""
+    from google.api_core.retry import Retry
+
+    return client.query(sql, job_config=config, retry=Retry(deadline=_TIMEOUT), job_retry=None)
+
+
+def run_script(client: Any, script: str, clock: dt.datetime, parameters: list) -> None:
+    """A scheduled build's script, statement by statement (emulator gap: a multi-statement job gets
+    no query parameters), each with the parameters it uses; a failed statement rolls the
+    transaction back, as BigQuery does with a script that fails inside a transaction."""
+    from google.cloud import bigquery
+
+    try:
+        for statement in split_statements(script):
+            # Only the parameters a statement uses: the emulator refuses any others.
+            used = [p for p in parameters if p.name in parameters_of(statement)]
+            config = bigquery.QueryJobConfig(query_parameters=used)
+            query_job(client, adapt_for_emulator(statement, clock), config).result(timeout=_TIMEOUT)
+    except Exception:
+        # The emulator may have ended the transaction itself.
+        with contextlib.suppress(Exception):
+            query_job(client, "ROLLBACK TRANSACTION").result(timeout=_TIMEOUT)
+        raise
 
 
 def contract_problems(columns, schema, rows) -> list[str]:
@@ -354,20 +371,6 @@ def _field(column: dict):
 
     return bigquery.SchemaField(column["name"], column["type"], mode=column.get("mode", "NULLABLE"),
                                 description=column.get("description"))
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, decimal.Decimal):
-        return str(value)
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    return value
 
 
 def _first_line(exc: Exception) -> str:

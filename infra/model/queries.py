@@ -13,21 +13,9 @@ from dataclasses import dataclass
 
 from infra.declarations.queries import QuerySpec
 
-# An incremental query replaces the partition of the day before its run: the Data Transfer
-# Service's destination template for it (`@run_time` - 24 h, as YYYYMMDD).
-INCREMENTAL_PARTITION = 'run_time-24h|"%Y%m%d"'
-
 
 @dataclass(frozen=True)
 class ResolvedQuery:
     spec: QuerySpec
     sql: str  # the SQL with the stack's fully qualified table names
     reads: tuple[str, ...]  # dataset.table keys, sorted
-
-    @property
-    def destination_template(self) -> str:
-        """The Data Transfer Service destination: the table, or for an incremental query the
-        partition of the day before the run (`@run_date` - 1), which it replaces."""
-        if self.spec.incremental:
-            return f"{self.spec.name}${{{INCREMENTAL_PARTITION}}}"
-        return self.spec.name

@@ -8,6 +8,7 @@ member; otherwise the first few scalar inputs. A count by type closes the report
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
@@ -23,6 +24,7 @@ from infra.vocabulary import (
 )
 
 _MAX_SCALARS = 4
+_WRITES = re.compile(r"^INSERT INTO `([^`]+)`", re.M)  # a scheduled build's table (resources/write_sql.py)
 
 
 def _dataset(r: Registration) -> tuple[str, list[str]]:
@@ -65,10 +67,8 @@ def _transfer(r: Registration) -> tuple[str, list[str]]:
     head = f"{i.get('dataSourceId')} '{i.get('schedule')}' in {i.get('location')} as {i.get('serviceAccountName')}"
     if i.get("dataSourceId") == "cross_region_copy":
         return f"{head}: {params.get('source_dataset_id')} -> {i.get('destinationDatasetId')}", []
-    if "destination_table_name_template" not in params:
-        return f"{head}: script", []
-    return (f"{head} -> {i.get('destinationDatasetId')}.{params.get('destination_table_name_template')} "
-            f"({params.get('write_disposition')})"), []
+    writes = _WRITES.search(params.get("query") or "")
+    return (f"{head}: writes {writes.group(1)} by DML" if writes else f"{head}: script"), []
 
 
 def _default(r: Registration) -> tuple[str, list[str]]:

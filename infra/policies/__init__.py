@@ -16,12 +16,14 @@ from infra.policies.project_roles import RULE as PROJECT_ROLES
 from infra.policies.protected_stateful import RULE as PROTECTED_STATEFUL
 from infra.policies.public_access import RULE as PUBLIC_ACCESS
 from infra.policies.scheduled_query_settings import RULE as SCHEDULED_QUERY_SETTINGS
+from infra.policies.scheduled_writes_keep_schema import RULE as SCHEDULED_WRITES_KEEP_SCHEMA
 from infra.policies.standard_sql_views import RULE as STANDARD_SQL_VIEWS
 from infra.policies.sync_confinement import RULE as SYNC_CONFINEMENT
 
 RULES: tuple[Rule, ...] = (
     PUBLIC_ACCESS, INDIVIDUAL_WRITERS, FORBIDDEN_IAM, PROJECT_OWNERS, SYNC_CONFINEMENT, PROJECT_ROLES,
-    STANDARD_SQL_VIEWS, SCHEDULED_QUERY_SETTINGS, PROTECTED_STATEFUL, BACKUP_COVERAGE, LOWERCASE_EMAILS,
+    STANDARD_SQL_VIEWS, SCHEDULED_QUERY_SETTINGS, SCHEDULED_WRITES_KEEP_SCHEMA, PROTECTED_STATEFUL, BACKUP_COVERAGE,
+    LOWERCASE_EMAILS,
 )
 
 __all__ = ["RULES", "Resource", "Rule", "Settings", "Violation"]

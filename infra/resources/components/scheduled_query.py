@@ -1,16 +1,18 @@
 """`warehouse:query:ScheduledQuery`: a declared destination table and the scheduled query that fills it.
 
 The table is declared (schema = the contract, partitioning, clustering, description) so that it
-exists before the first run and is reviewed like any other change. Its schema is under
-`ignore_changes`: a scheduled query's WRITE_TRUNCATE may legitimately widen it, and some schema
-edits would make the provider recreate the table (data loss, PITFALLS.md); a contract change is
-applied by migration, not by replacement. In protected stacks the table is protected and has
-deletion protection on.
+exists before the first run and is reviewed like any other change. Every run writes into it by DML
+(`write_sql.py`), which keeps the declared schema, modes and descriptions; a query job's
+WRITE_TRUNCATE would replace them with the query's. The schema stays under `ignore_changes`:
+some schema edits make the provider recreate the table (data loss, PITFALLS.md), so a contract
+change is applied by migration, not by replacement. In protected stacks the table is protected
+and has deletion protection on.
 
 The Data Transfer Service config always names its location (the dataset's; the default US would
 force a replacement), the runner service account (without it, configs created by a service
 account fail to find credentials), a failure e-mail and a Pub/Sub topic (the e-mail goes to the
-config's owner, a service account nobody reads).
+config's owner, a service account nobody reads). A DML script has no destination table, so the
+config names none.
 
 Values known when the program runs (the dataset id, the topic) are passed as plain strings and
 the resources they come from as `depends_on`: the same order for the engine, without an Output
@@ -28,6 +30,7 @@ import pulumi_gcp as gcp
 
 from infra.model.queries import ResolvedQuery
 from infra.resources.components.transfer import transfer_config
+from infra.resources.write_sql import write_script
 
 TYPE = "warehouse:query:ScheduledQuery"
 
@@ -75,8 +78,7 @@ class ScheduledQuery(pulumi.ComponentResource):
             f"{name}-transfer", parent=self, project=args.project,
             display_name=f"{spec.layer}/{spec.folder}/{spec.name}", data_source_id="scheduled_query",
             location=args.location, schedule=spec.schedule.text, service_account=args.runner_email,
-            notification_topic=args.notification_topic, destination_dataset_id=args.dataset_id,
-            params={"query": args.query.sql, "destination_table_name_template": args.query.destination_template,
-                    "write_disposition": spec.write_disposition},
+            notification_topic=args.notification_topic,
+            params={"query": write_script(args.query, f"{args.project}.{args.dataset_id}.{spec.name}")},
             depends_on=[self.table, *args.depends_on])
         self.register_outputs({"table": f"{args.dataset_id}.{spec.name}", "schedule": spec.schedule.text})
