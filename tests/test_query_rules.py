@@ -158,3 +158,33 @@ def test_incremental_query_needs_a_run_parameter_and_partitioning(project):
     add_query(project, MART, "inc", "SELECT COUNT(*) AS n FROM mart.revenue_mrr\n", ONE_COLUMN + "incremental: true\n")
     lines = problems_of(project)
     assert any("must be partitioned" in line for line in lines)
+
+
+CODE_EDITORS = """SELECT
+  event_date,
+  COUNT(DISTINCT user_id) AS editors
+FROM stg_external.amplitude_app_events
+WHERE event_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY)
+  AND event_name = 'edit_page_document_insert_block'
+  AND JSON_EXTRACT_SCALAR(event_properties, '$.blockType') = 'code'
+  AND JSON_EXTRACT_SCALAR(space_properties, '$.spaceVisibility') = 'public'
+GROUP BY event_date
+ORDER BY event_date
+"""
+EDITORS = ("description: Code block editors.\nschedule: every day 04:40\ncolumns:\n"
+           "  - {name: event_date, type: DATE, description: Day.}\n"
+           "  - {name: editors, type: INT64, description: Editors.}\n")
+
+
+def test_the_companys_example_is_a_valid_scheduled_query_too(project):
+    # A lower bound on the partition column by CURRENT_DATE() prunes like one by @run_date.
+    add_query(project, "scheduled_queries/mart/product", "code_block_editors", CODE_EDITORS, EDITORS)
+    result = run_cli("--root", str(project), "check", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+
+
+def test_an_upper_bound_by_current_date_alone_is_a_full_scan(project):
+    sql = CODE_EDITORS.replace("event_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY)", "event_date <= CURRENT_DATE()")
+    add_query(project, "scheduled_queries/mart/product", "code_block_editors", sql, EDITORS)
+    [line] = problems_of(project)
+    assert "full scan of partitioned stg_external.amplitude_app_events" in line

@@ -135,7 +135,7 @@ def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable
 
 def _filtered(table: exp.Table, column: str) -> bool:
     """True when the SELECT that reads `table` has a condition (WHERE or the JOIN's ON) that
-    compares `column` of that table with @run_date or @run_time."""
+    compares `column` of that table with @run_date or @run_time (or the current date or time)."""
     select = table.find_ancestor(exp.Select)
     if select is None:
         return False
@@ -159,23 +159,32 @@ def _is_partition_column(node: exp.Expression, column: str, alias: str) -> bool:
     return len(cols) == 1 and cols[0].name.lower() == column.lower() and cols[0].table in ("", alias)
 
 
-def _uses_run_parameter(node: exp.Expression) -> bool:
-    return any(p.name.lower() in RUN_PARAMETERS for p in node.find_all(exp.Parameter)) and \
-        not any(True for _ in node.find_all(exp.Column))
+# The current-time functions: constant for one query, so a filter on them prunes partitions as a
+# literal does (docs/real-world.md, "partition pruning").
+_CURRENT_TIME = (exp.CurrentDate, exp.CurrentTimestamp, exp.CurrentDatetime)
+
+
+def _is_run_bound(node: exp.Expression) -> bool:
+    """An expression of the run's moment: it uses @run_date/@run_time or a current-time function,
+    and no column."""
+    run = any(p.name.lower() in RUN_PARAMETERS for p in node.find_all(exp.Parameter)) or \
+        any(True for _ in node.find_all(*_CURRENT_TIME))
+    return run and not any(True for _ in node.find_all(exp.Column))
 
 
 def _bounds_partition(conjunct: exp.Expression, column: str, alias: str) -> bool:
-    """True for a predicate that limits the partition column from below by a run parameter:
-    `col = f(@run)`, `col >= f(@run)` (or `f(@run) <= col`), `col BETWEEN f(@run) AND ...`.
+    """True for a predicate that limits the partition column from below by the run's moment:
+    `col = f(@run)`, `col >= f(@run)` (or `f(@run) <= col`), `col BETWEEN f(@run) AND ...`, where
+    f(@run) may also use CURRENT_DATE() and the like.
     An upper bound alone (`col <= @run_date`) still scans every older partition."""
     if isinstance(conjunct, exp.Between):
-        return _is_partition_column(conjunct.this, column, alias) and _uses_run_parameter(conjunct.args["low"])
+        return _is_partition_column(conjunct.this, column, alias) and _is_run_bound(conjunct.args["low"])
     if isinstance(conjunct, exp.EQ):
         left, right = conjunct.left, conjunct.right
-        return (_is_partition_column(left, column, alias) and _uses_run_parameter(right)) or \
-            (_is_partition_column(right, column, alias) and _uses_run_parameter(left))
+        return (_is_partition_column(left, column, alias) and _is_run_bound(right)) or \
+            (_is_partition_column(right, column, alias) and _is_run_bound(left))
     if isinstance(conjunct, (exp.GT, exp.GTE)):
-        return _is_partition_column(conjunct.left, column, alias) and _uses_run_parameter(conjunct.right)
+        return _is_partition_column(conjunct.left, column, alias) and _is_run_bound(conjunct.right)
     if isinstance(conjunct, (exp.LT, exp.LTE)):
-        return _is_partition_column(conjunct.right, column, alias) and _uses_run_parameter(conjunct.left)
+        return _is_partition_column(conjunct.right, column, alias) and _is_run_bound(conjunct.left)
     return False

@@ -1,4 +1,4 @@
--- Daily active editors of the apps per block type, for the product dashboard.
+-- Daily active editors of the app (web and mobile) per block type, for the product dashboard.
 SELECT
   event_date,
   platform,

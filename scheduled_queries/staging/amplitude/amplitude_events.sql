@@ -5,14 +5,19 @@ SELECT
   event_time,
   uuid AS event_id,
   event_type,
+  -- Where it happened: the tracking plan sets `site` on every event (app: the product, on the
+  -- web or in the mobile apps; website: the marketing site). The mobile apps are always the app,
+  -- even when an old build sent a payload that does not parse.
+  COALESCE(JSON_VALUE(SAFE.PARSE_JSON(event_properties), '$.site'),
+           IF(platform IN ('iOS', 'Android'), 'app', 'unknown')) AS event_site,
   user_id,
   device_id,
   platform,
   country,
-  COALESCE(platform IN ('iOS', 'Android'), FALSE) AS is_app,
   -- SAFE: one malformed payload from an old app build must not fail the whole day.
   SAFE.PARSE_JSON(event_properties) AS event_properties,
-  SAFE.PARSE_JSON(user_properties) AS user_properties
+  SAFE.PARSE_JSON(user_properties) AS user_properties,
+  SAFE.PARSE_JSON(group_properties) AS group_properties
 FROM amplitude.events
 -- A range on the raw column, so that BigQuery prunes the export's partitions.
 WHERE event_time >= TIMESTAMP(DATE_SUB(@run_date, INTERVAL 1 DAY))
