@@ -68,7 +68,8 @@ def test_program_runs_from_another_directory_like_the_language_host(root, tmp_pa
     registered = json.loads(result.stdout.strip().splitlines()[-1])
     names = {name for t, name in registered if t == "gcp:bigquery/dataset:Dataset"}
     assert names == {f"{n}-dataset" for n in ("airflow", "census", "customer_io", "mart", "ml", "reporting",
-                                              "stg_external", "backup_us", "dr_mart", "dr_stg_external")}
+                                              "stg_external", "backup_us_28d", "backup_us_35d", "backup_us_400d",
+                                              "dr_mart", "dr_stg_external")}
 
 
 def test_program_with_relative_main_and_project_root_as_pwd(root):

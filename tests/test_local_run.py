@@ -182,8 +182,16 @@ def test_fixtures_are_json_lines_matching_their_source_columns():
 def test_snapshot_policies_run_locally_with_the_scripts_names(local_run, emulator):
     _, _, results = local_run
     snaps = {k: r for k, r in results.items() if r.kind == "backup"}
-    assert set(snaps) == {"backup_us <- daily_snapshots", "backup_us <- monthly_snapshots"}
+    assert set(snaps) == {"backup_us_35d <- daily_snapshots", "backup_us_28d <- weekly_snapshots",
+                          "backup_us_400d <- monthly_snapshots"}
     assert all(r.ok and r.rows > 0 for r in snaps.values())
-    names = {t.table_id for t in emulator.client().list_tables("acme-warehouse-dev.dev_backup_us")}
-    assert "dev_mart__revenue_mrr__daily_snapshots__20261102T0610" in names
-    assert "dev_ml__ml_churn_features__monthly_snapshots__20261102T0640" in names
+
+    def names(dataset):
+        return {t.table_id for t in emulator.client().list_tables(f"acme-warehouse-dev.dev_{dataset}")}
+    daily, weekly, monthly = names("backup_us_35d"), names("backup_us_28d"), names("backup_us_400d")
+    # daily and monthly: what cannot be rebuilt (raw sources, incremental tables); weekly: everything
+    assert "dev_mart__revenue_mrr__daily_snapshots__20261102T0610" in daily
+    assert "stitch_stripe__invoices__daily_snapshots__20261102T0610" in daily
+    assert not any(n.startswith("dev_mart__core_users__") for n in daily)  # a full rebuild
+    assert "dev_mart__core_users__weekly_snapshots__20261102T0620" in weekly
+    assert "amplitude_export__events__monthly_snapshots__20261102T0640" in monthly

@@ -17,7 +17,8 @@ ANALYSTS = ("groupByEmail", "data-analysts@acme.com")
 READERS = ("groupByEmail", "data-readers@acme.com")
 
 
-BACKUP_DATASETS = {"production_backup_us", "production_dr_mart", "production_dr_stg_external"}
+BACKUP_DATASETS = {"production_backup_us_28d", "production_backup_us_35d", "production_backup_us_400d",
+                   "production_dr_mart", "production_dr_stg_external"}
 
 
 def datasets(plan: Plan, backups: bool = False) -> dict[str, dict]:

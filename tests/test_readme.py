@@ -32,7 +32,7 @@ def test_every_how_to_example_checks(tmp_path):
     [dataset] = blocks(section("Add a dataset"), "yaml")
     (project / "datasets/campaigns.yaml").write_text(dataset)
     coverage = project / "backups/coverage.yaml"
-    coverage.write_text(coverage.read_text() + "  campaigns: [daily_snapshots]\n")
+    coverage.write_text(coverage.read_text().replace("datasets:\n", "datasets:\n  campaigns: [weekly_snapshots]\n", 1))
     # Add a role member: the new line under data_analyst, in every stack file.
     [member] = blocks(section("Add a role member"), "yaml")
     new = next(line for line in member.splitlines() if "# new" in line).split("#")[0].rstrip()

@@ -43,6 +43,7 @@ from infra.ops.restore_points import (
 from tests.conftest import ROOT, copy_project
 
 UTC = dt.UTC
+BACKUP_DATASETS = ("backup_us_28d", "backup_us_35d", "backup_us_400d")  # the dev stack's snapshot datasets
 PROJECT = "acme-warehouse-dev"  # the emulator's project and the dev stack's
 NOW = dt.datetime(2026, 1, 20, 12, 0, tzinfo=UTC)  # the fixed clock of the snapshot drills
 DAILY = dt.datetime(2026, 1, 15, 6, 10, tzinfo=UTC)
@@ -83,12 +84,12 @@ def wh(dev, client, request):
     created in the emulator (and deleted afterwards)."""
     prefix = "r_" + re.sub(r"\W", "_", request.node.name)[5:40].strip("_") + "_"
     warehouse = isolated(dev, prefix)
-    for name in ("mart", "backup_us"):
+    for name in ("mart", *BACKUP_DATASETS):
         ds = bigquery.Dataset(f"{PROJECT}.{prefix}{name}")
         ds.location = "US"
         client.create_dataset(ds)
     yield warehouse
-    for name in ("mart", "backup_us"):
+    for name in ("mart", *BACKUP_DATASETS):
         client.delete_dataset(f"{PROJECT}.{prefix}{name}", delete_contents=True, not_found_ok=True)
 
 
@@ -97,7 +98,13 @@ def mart(warehouse) -> str:
 
 
 def backup(warehouse) -> str:
-    return warehouse.stack.dataset_prefix + "backup_us"
+    """The snapshot dataset the tests put their snapshots in (the daily policy's)."""
+    return warehouse.stack.dataset_prefix + "backup_us_35d"
+
+
+def safety_dataset(warehouse) -> str:
+    """Where an in-place restore puts its safety snapshot: the longest-kept snapshot dataset."""
+    return warehouse.stack.dataset_prefix + "backup_us_400d"
 
 
 def q(client, sql: str) -> list[tuple]:
@@ -131,7 +138,7 @@ def all_rows(client, table_id: str) -> list[tuple]:
 
 def table_lists(client, warehouse) -> dict[str, list[str]]:
     return {ds: sorted(t.table_id for t in client.list_tables(f"{PROJECT}.{ds}"))
-            for ds in (mart(warehouse), backup(warehouse))}
+            for ds in (mart(warehouse), *(warehouse.stack.dataset_prefix + b for b in BACKUP_DATASETS))}
 
 
 class Recorder:
@@ -238,7 +245,7 @@ def test_tables_are_named_by_the_datasets_name(dev):
     assert name.table_id == "acme-warehouse-prod.production_mart.revenue_mrr"
     for text, message in [("martt.x", "unknown dataset 'martt' (did you mean 'mart'?)"),
                           ("production_mart.x", "is a dataset id, not a dataset's name; fix: write mart.x"),
-                          ("backup_us.x", "is a backup dataset"),
+                          ("backup_us_35d.x", "is a backup dataset"),
                           ("revenue_mrr", "is not <dataset>.<table>"),
                           ("mart.a.b", "is not <dataset>.<table>"),
                           ("mart.x`y", "is not a table name")]:
@@ -270,16 +277,17 @@ def test_sql_production_forms_and_the_emulators_fallbacks():
 def test_requests_are_checked_before_bigquery(dev):
     for options, message in [
         (dict(at="2026-01-15", snapshot="s"), "--at and --snapshot both choose the restore point"),
-        (dict(in_place=True), "restoring in place drops the table and replaces it; fix: add --yes"),
+        (dict(in_place=True), "restoring in place replaces the table's rows; fix: add --yes"),
         (dict(in_place=True, yes=True, to="x"), "--in-place and --to both name the target"),
         (dict(at="2026-02-01"), "is in the future"),
         (dict(to="mart.other"), "--to 'mart.other' is not a table name"),
         (dict(to="orders"), "--to names the table being restored"),
-        (dict(snapshot="other_backup.s"), "snapshots of mart.orders are in dev_backup_us, not other_backup"),
+        (dict(snapshot="other_backup.s"), ("snapshots of mart.orders are in dev_backup_us_28d, dev_backup_us_35d, "
+                                          "dev_backup_us_400d, not other_backup")),
     ]:
         with pytest.raises(RestoreError, match=re.escape(message)):
             check_request(dev, NOW, "mart.orders", **options)
-    request = check_request(dev, NOW, "mart.orders", snapshot="dev_backup_us.s")
+    request = check_request(dev, NOW, "mart.orders", snapshot="dev_backup_us_35d.s")
     assert request.snapshot == "s" and request.table.table_id == "acme-warehouse-dev.dev_mart.orders"
 
 
@@ -311,37 +319,77 @@ def test_a_long_job_is_polled_and_shown(dev):
     assert progress.events == [("started", 1), ("running", 1), ("running", 1), ("finished", 1, "7 rows")]
 
 
-def test_a_failure_after_the_drop_says_how_to_recover(dev):
-    """A statement failing half-way through an in-place restore names the safety snapshot and the
-    command that puts the table back."""
+class FakeTransfers:
+    """The Data Transfer Service of a test: one scheduled query, and what was done to it."""
 
-    class Client:
-        def __init__(self):
-            self.sql = []
+    def __init__(self, busy: bool = False):
+        self.calls: list[tuple[str, str]] = []
+        self._busy = busy
 
-        def query(self, sql, job_config=None, location=None, retry=None, job_retry=None):
-            self.sql.append(sql)
-            if sql.startswith("CREATE TABLE"):
-                raise RuntimeError("quota exceeded")
-            return type("Job", (), {"done": lambda self, retry=None: True,
-                                    "result": lambda self, retry=None, job_retry=None: [(3,)]})()
+    def find(self, project, location, display_name):
+        self.calls.append(("find", display_name))
+        return f"projects/{project}/locations/{location}/transferConfigs/cfg-{display_name.replace('/', '-')}"
 
-    fake = Client()
-    restorer_ = Restorer(fake, dev, lambda: NOW)
-    request = check_request(dev, NOW, "mart.orders", in_place=True, yes=True)
-    snapshot = snap("daily_snapshots", DAILY)
-    safety = "acme-warehouse-dev.dev_backup_us." + snapshot_table_name("dev_mart", "orders", PRE_RESTORE_POLICY, NOW)
+    def busy(self, name):
+        return self._busy
+
+    def pause(self, name):
+        self.calls.append(("pause", name))
+
+    def resume(self, name):
+        self.calls.append(("resume", name))
+
+
+class FakeClient:
+    """A BigQuery client whose copy job fails: nothing else is asked of it."""
+
+    def __init__(self):
+        self.sql, self.copies = [], []
+
+    def query(self, sql, job_config=None, location=None, retry=None, job_retry=None):
+        self.sql.append(sql)
+        return type("Job", (), {"done": lambda self, retry=None: True,
+                                "result": lambda self, retry=None, job_retry=None: [(3,)]})()
+
+    def copy_table(self, source, destination, job_config=None, location=None, retry=None):
+        self.copies.append((source, destination, job_config.write_disposition, job_config.operation_type))
+        raise RuntimeError("quota exceeded")
+
+
+def test_a_failed_copy_leaves_the_table_as_it_was_and_resumes_its_query(dev):
+    """The rows are replaced in one copy job: when it fails, the table is untouched, the safety
+    snapshot stays, and the paused scheduled query is resumed."""
+    fake, transfers = FakeClient(), FakeTransfers()
+    restorer_ = Restorer(fake, dev, lambda: NOW, transfers=transfers)
+    request = check_request(dev, NOW, "mart.revenue_mrr", in_place=True, yes=True)
+    snapshot = Snapshot("acme-warehouse-dev.dev_backup_us_35d.dev_mart__revenue_mrr__daily_snapshots__20260115T0610",
+                        "dev_mart__revenue_mrr__daily_snapshots__20260115T0610", "daily_snapshots", DAILY)
+    safety = "acme-warehouse-dev.dev_backup_us_400d." + snapshot_table_name("dev_mart", "revenue_mrr",
+                                                                             PRE_RESTORE_POLICY, NOW)
+    transfer = restorer_._transfer_of(request.table)
     steps = restorer_._steps(request.table, RestorePoint(DAILY, snapshot), request.table, True, safety, None, NOW,
-                             None)
-    procedure = RestoreProcedure(request, RestorePoint(DAILY, snapshot), request.table, True, safety, None, steps)
+                             None, transfer, False)
+    assert [s.kind for s in steps] == ["query", "pause", "query", "copy", "query", "resume"]
+    procedure = RestoreProcedure(request, RestorePoint(DAILY, snapshot), request.table, True, safety, None, steps,
+                                 transfer)
     with pytest.raises(RestoreError) as caught:
         restorer_.run(procedure)
     assert str(caught.value) == (
-        "step 4/5 (Clone production_mart__revenue_mrr__daily_snapshots__20260115T0610 into mart.orders) failed: "
-        f"quota exceeded; mart.orders was dropped after its safety snapshot {safety}; fix: run the restore again "
-        "(the table no longer exists), or put the old state back with `restore mart.orders --snapshot "
-        "dev_mart__orders__prerestore__20260120T1200 --in-place --yes`")
-    assert [sql.split()[0] for sql in fake.sql] == ["SELECT", "CREATE", "DROP", "CREATE"]
+        "step 4/6 (Replace the rows of mart.revenue_mrr with dev_mart__revenue_mrr__daily_snapshots__20260115T0610's "
+        "(one copy job)) failed: quota exceeded; mart.revenue_mrr is as it was (its rows are replaced in one copy job, "
+        "which did not run); its scheduled query is resumed; fix: fix the cause and run the restore again")
+    assert [sql.split()[0] for sql in fake.sql] == ["SELECT", "CREATE"]  # the count, the safety snapshot
+    assert fake.copies == [(snapshot.table_id, "acme-warehouse-dev.dev_mart.revenue_mrr", "WRITE_TRUNCATE", "RESTORE")]
+    name = "projects/acme-warehouse-dev/locations/US/transferConfigs/cfg-mart-revenue-revenue_mrr"
+    assert transfers.calls == [("find", "mart/revenue/revenue_mrr"), ("pause", name), ("resume", name)]
+
+
+def test_a_run_in_progress_refuses_the_restore_before_anything_changes(dev):
+    restorer_ = Restorer(FakeClient(), dev, lambda: NOW, transfers=FakeTransfers(busy=True))
+    request = check_request(dev, NOW, "mart.revenue_mrr", in_place=True, yes=True)
+    message = "a run of mart/revenue/revenue_mrr, which builds mart.revenue_mrr, is in progress; fix: wait for it"
+    with pytest.raises(RestoreError, match=re.escape(message)):
+        restorer_._transfer_of(request.table)
 
 
 def test_the_terminal_display_shows_each_step():
@@ -367,7 +415,7 @@ def test_the_terminal_display_shows_each_step():
 
 def test_the_cli_has_the_backup_commands():
     assert {"backups", "restore"} <= set(main_group.commands)
-    assert set(main_group.commands["backups"].commands) == {"coverage", "list"}
+    assert set(main_group.commands["backups"].commands) == {"copy", "coverage", "list"}
 
 
 # --- drills against the emulator ------------------------------------------------------------------------
@@ -433,11 +481,12 @@ def test_restore_in_place_from_a_snapshot_takes_a_restorable_safety_snapshot(cli
 
     result = restorer(client, wh).restore("mart.orders", snapshot=name, in_place=True, yes=True)
     safety = snapshot_table_name(mart(wh), "orders", PRE_RESTORE_POLICY, NOW)
-    assert result.procedure.safety_snapshot == f"{PROJECT}.{backup(wh)}.{safety}"
-    assert [s.text.split()[0] for s in result.procedure.steps] == ["Count", "Safety", "Drop", "Clone", "Count"]
+    assert result.procedure.safety_snapshot == f"{PROJECT}.{safety_dataset(wh)}.{safety}"
+    # no moment without the table: its rows are replaced in one copy job
+    assert [s.text.split()[0] for s in result.procedure.steps] == ["Count", "Safety", "Replace", "Count"]
     assert all_rows(client, table_id) == original
     assert client.get_table(table_id).time_partitioning.field == "d"
-    assert client.get_table(f"{PROJECT}.{backup(wh)}.{safety}").table_type == "SNAPSHOT"
+    assert client.get_table(f"{PROJECT}.{safety_dataset(wh)}.{safety}").table_type == "SNAPSHOT"
 
     # The safety snapshot is itself a restore point: only by name, never chosen by itself.
     listing = restorer(client, wh).listing("mart.orders")
@@ -461,8 +510,11 @@ def test_restore_in_place_by_time_travel(client, wh):
     assert all_rows(client, table_id) == original
     tables = table_lists(client, wh)
     assert tables[mart(wh)] == ["orders"]  # the staging table is gone
-    assert [parse_snapshot_name(t, mart(wh), "orders").policy for t in tables[backup(wh)]] == [PRE_RESTORE_POLICY]
-    assert len(all_rows(client, f"{PROJECT}.{backup(wh)}.{tables[backup(wh)][0]}")) == 3
+    safety = tables[safety_dataset(wh)]
+    assert [parse_snapshot_name(t, mart(wh), "orders").policy for t in safety] == [PRE_RESTORE_POLICY]
+    assert len(all_rows(client, f"{PROJECT}.{safety_dataset(wh)}.{safety[0]}")) == 3
+    assert [s.text.split()[0] for s in result.procedure.steps] == ["Count", "Safety", "Clone", "Replace", "Drop",
+                                                                     "Count"]
 
 
 def test_bad_input_is_refused_and_changes_nothing(client, wh):
@@ -522,7 +574,7 @@ def test_cli_errors_are_one_line_without_credentials():
         (["backups", "list", "mart.revenue_mrr"], "backups list: no Google Cloud credentials found"),
         (["restore", "mart.revenue_mrr", "--at", "2999-01-01"], "restore: --at 2999-01-01 is in the future"),
         (["restore", "mart.revenue_mrr", "--at", "2026-01-01", "--snapshot", "s"], "restore: --at and --snapshot"),
-        (["restore", "mart.revenue_mrr", "--in-place"], "restore: restoring in place drops the table"),
+        (["restore", "mart.revenue_mrr", "--in-place"], "restore: restoring in place replaces the table's rows"),
         (["restore", "nope.revenue_mrr"], "restore: unknown dataset 'nope'"),
         (["backups", "list", "mart"], "backups list: 'mart' is not <dataset>.<table>"),
     ]
@@ -537,12 +589,12 @@ def cli_project(tmp_path: Path, emulator, client):
     project = copy_project(tmp_path / "project")
     stack = project / "Pulumi.dev.yaml"
     stack.write_text(stack.read_text().replace("datasetPrefix: dev_", "datasetPrefix: rcli_"))
-    for name in ("mart", "backup_us"):
+    for name in ("mart", *BACKUP_DATASETS):
         ds = bigquery.Dataset(f"{PROJECT}.rcli_{name}")
         ds.location = "US"
         client.create_dataset(ds)
     yield project
-    for name in ("mart", "backup_us"):
+    for name in ("mart", *BACKUP_DATASETS):
         client.delete_dataset(f"{PROJECT}.rcli_{name}", delete_contents=True, not_found_ok=True)
 
 
@@ -571,4 +623,4 @@ def test_cli_lists_and_restores_through_the_emulator(cli_project, emulator, clie
                                      "never overwrites a table; fix: pass --to with a new table name "
                                      "(or drop that table yourself first)")
     assert one_line_error(cli(*base, "restore", "mart.orders", "--snapshot", "nope", *flags)).startswith(
-        "restore: --snapshot nope does not exist in rcli_backup_us")
+        "restore: --snapshot nope does not exist in rcli_backup_us_28d, rcli_backup_us_35d, rcli_backup_us_400d")

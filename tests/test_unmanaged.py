@@ -69,7 +69,7 @@ def build_declared(client: bigquery.Client, warehouse) -> None:
         name = next(iter(source.spec.tables))
         client.create_table(bigquery.Table(f"{project}.{source.dataset_id}.{name}",
                                            schema=[bigquery.SchemaField("id", "STRING")]))
-    mart, backup = by_name["mart"].dataset_id, by_name["backup_us"].dataset_id
+    mart, backup = by_name["mart"].dataset_id, by_name["backup_us_35d"].dataset_id
     for policy in ("daily_snapshots", "prerestore"):
         client.query(f"CREATE SNAPSHOT TABLE `{project}.{backup}.{mart}__core_users__{policy}__{STAMP}` "
                      f"CLONE `{project}.{mart}.core_users`", job_retry=None).result()
@@ -134,7 +134,7 @@ def test_hand_made_objects_are_reported(scanned_project):
     client.create_table(view)
     client.copy_table(f"{project}.dev_mart.revenue_mrr", f"{project}.dev_mart.revenue_mrr_restored_{STAMP}").result()
     client.copy_table(f"{project}.dev_mart.core_users", f"{project}.dev_mart.core_users_restoring_{STAMP}").result()
-    client.query(f"CREATE SNAPSHOT TABLE `{project}.dev_backup_us.core_users_before_migration` "
+    client.query(f"CREATE SNAPSHOT TABLE `{project}.dev_backup_us_35d.core_users_before_migration` "
                  f"CLONE `{project}.dev_mart.core_users`", job_retry=None).result()
     # ACL entries added in the console: an owner, a group with a stronger role than the files
     # grant, a deleted account, and one written with IAM's role name and mixed case.
@@ -156,7 +156,7 @@ def test_hand_made_objects_are_reported(scanned_project):
          "a restore result of mart.revenue_mrr (left by `restore`)"),
         ("restore_leftover", f"dev_mart.core_users_restoring_{STAMP}",
          "the staging table of an in-place restore of mart.core_users that did not finish"),
-        ("snapshot", "dev_backup_us.core_users_before_migration",
+        ("snapshot", "dev_backup_us_35d.core_users_before_migration",
          "a table snapshot in the snapshot dataset that no backup policy named"),
         ("acl_entry", "dev_mart", "an ACL entry that no declaration owns (OWNER user:bob@acme.com)"),
         ("acl_entry", "dev_stg_external",

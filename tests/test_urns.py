@@ -1,12 +1,15 @@
 """Pins the logical names (URNs) of stateful resources: a refactor that renames one would make
-Pulumi delete and recreate it. A deliberate rename needs an alias and an update here."""
+Pulumi delete and recreate it. A deliberate rename needs an alias and an update here.
+
+(The snapshot datasets became one per retention, `backup_us_<N>d`, before any stack was adopted:
+the old `backup_us` was never deployed, so no alias keeps it; see docs/adoption.md.)"""
 
 from __future__ import annotations
 
 EXPECTED_DATASET_URNS = {
     f"urn:pulumi:prod::warehouse::warehouse:dataset:Dataset$gcp:bigquery/dataset:Dataset::{name}-dataset"
     for name in ("airflow", "census", "customer_io", "mart", "ml", "reporting", "stg_external",
-                 "backup_us", "dr_mart", "dr_stg_external")
+                 "backup_us_28d", "backup_us_35d", "backup_us_400d", "dr_mart", "dr_stg_external")
 }
 EXPECTED_SERVICE_ACCOUNT_URNS = {
     f"urn:pulumi:prod::warehouse::warehouse:role:Role$gcp:serviceaccount/account:Account::{name}-sa"

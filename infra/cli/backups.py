@@ -2,6 +2,7 @@
 snapshots and time-travel window) and `restore TABLE`, the on-call engineer's.
 
     python -m infra backups coverage --stack prod
+    python -m infra backups copy revenue_mrr_before_eur                # a one-off copy, once
     python -m infra backups list mart.revenue_mrr                      # snapshots + time travel
     python -m infra restore mart.revenue_mrr                           # newest snapshot -> new table
     python -m infra restore mart.revenue_mrr --at 2026-01-15T06:00     # that moment -> new table
@@ -117,7 +118,7 @@ def _progress():
 
 @click.group()
 def backups() -> None:
-    """Backups: coverage of a stack, the snapshots of a table."""
+    """Backups: coverage of a stack, the snapshots of a table, one-off copies."""
 
 
 @backups.command()
@@ -149,6 +150,38 @@ def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -
     click.echo(render_listing(listing))
 
 
+@backups.command("copy")
+@click.argument("name")
+@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to copy in.")
+@click.option("--wait-minutes", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Wait this long for the source table to exist and hold rows (after a first `pulumi up`).")
+@EMULATOR_OPTION
+@click.pass_obj
+def copy(root: Path, name: str, stack: str, wait_minutes: float, emulator_url: str | None) -> None:
+    """Run the one-off copy NAME of backups/one_off_copies.yaml, once, and say how it ended."""
+    from infra.ops.copies import Copier, CopyError, find_copy
+
+    command = "backups copy"
+    warehouse = load(root, stack)
+    try:
+        find_copy(warehouse, name)
+    except CopyError as exc:
+        fail(command, str(exc))
+    copier = Copier(client(command, warehouse, emulator_url), warehouse)
+    try:
+        result = run_guarded(command, lambda: copier.run(name, wait_seconds=wait_minutes * 60),
+                             "check that you may read the source, write the backup dataset "
+                             "(roles/bigquery.dataEditor) and run jobs (roles/bigquery.jobUser)")
+    except CopyError as exc:
+        fail(command, str(exc))
+    if result.already_done:
+        click.echo(f"{name}: already copied by job {result.job_id}: {result.destination} holds {result.rows} rows; "
+                   "nothing to do.")
+    else:
+        click.echo(f"{name}: copied {result.source} into {result.destination} ({result.rows} rows, job "
+                   f"{result.job_id}); recorded on the table (label warehouse-copy, description).")
+
+
 @click.command()
 @click.argument("table")
 @click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to restore in.")
@@ -159,12 +192,16 @@ def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -
 @click.option("--to", "to", metavar="NEW_TABLE",
               help="Name of the new table, in the same dataset (default <table>_restored_<YYYYMMDDTHHMM>).")
 @click.option("--in-place", is_flag=True,
-              help="Replace the table itself (after a safety snapshot into the backup dataset). Needs --yes.")
+              help="Replace the table's rows (after a safety snapshot into the backup dataset, with its scheduled "
+                   "query paused meanwhile). Needs --yes.")
 @click.option("--yes", is_flag=True, help="Confirm --in-place.")
+@click.option("--keep-paused", is_flag=True,
+              help="With --in-place: leave the table's scheduled query paused afterwards, so that no run rebuilds "
+                   "the restored rows (resume it in the console, or with `pulumi up`).")
 @EMULATOR_OPTION
 @click.pass_obj
 def restore(root: Path, table: str, stack: str, at: str | None, snapshot: str | None, to: str | None,
-            in_place: bool, yes: bool, emulator_url: str | None) -> None:
+            in_place: bool, yes: bool, keep_paused: bool, emulator_url: str | None) -> None:
     """Restore TABLE (<dataset>.<table>, e.g. mart.revenue_mrr) from a snapshot or by time travel.
 
     Restores into a new table unless --in-place --yes; without --at or --snapshot, from the newest
@@ -177,24 +214,44 @@ def restore(root: Path, table: str, stack: str, at: str | None, snapshot: str | 
                                 in_place=in_place, yes=yes)
     except RestoreError as exc:
         fail(command, str(exc))
+    if keep_paused and not in_place:
+        fail(command, "--keep-paused is for --in-place (only an in-place restore pauses the scheduled query); "
+                      "fix: add --in-place --yes, or drop --keep-paused")
     restorer = Restorer(client(command, warehouse, emulator_url), warehouse, emulator=bool(emulator_url),
-                        progress=_progress())
-    procedure = _run(command, lambda: restorer.prepare(request))
+                        progress=_progress(), transfers=None if emulator_url else _transfers(command))
+    procedure = _run(command, lambda: restorer.prepare(request, keep_paused=keep_paused))
     click.echo(procedure.describe())
     result = _run(command, lambda: restorer.run(procedure))
     click.echo(f"Restored {procedure.target.name} ({procedure.target.table_id}): {result.rows} rows, as many as the "
                f"restore point ({result.seconds:.1f} s).")
+    if procedure.transfer and keep_paused:
+        click.echo(f"Its scheduled query stays paused ({procedure.transfer}): resume it in the console (Scheduled "
+                   "queries) or with the stack's `pulumi up` once the restored rows may be rebuilt.")
     if procedure.safety_snapshot:
         name = procedure.safety_snapshot.rpartition(".")[2]
         click.echo(f"The table as it was before is in {procedure.safety_snapshot}: to put it back, run "
                    f"`restore {procedure.request.table.name} --stack {stack} --snapshot {name} --in-place --yes`.")
 
 
+def _transfers(command: str):
+    """The Data Transfer Service, to pause a table's scheduled query (credentials as for BigQuery)."""
+    from google.auth.exceptions import GoogleAuthError
+
+    from infra.ops.transfers import DataTransferControl
+
+    try:
+        return DataTransferControl()
+    except GoogleAuthError as exc:
+        fail(command, f"the Google Cloud credentials could not be used: {exc}; fix: run "
+                      "`gcloud auth application-default login` again")
+
+
 def render_listing(listing: Listing) -> str:
     table = listing.table
     lines = []
     if listing.snapshots:
-        lines.append(f"Snapshots of {table.name} ({table.table_id}) in {listing.backup_dataset_id}, newest first:")
+        lines.append(f"Snapshots of {table.name} ({table.table_id}) in {', '.join(listing.backup_dataset_ids)}, "
+                     "newest first:")
         header = ("name", "policy", "taken at", "expires at", "rows")
         rows = [(s.name, s.policy + (" (safety)" if s.policy == PRE_RESTORE_POLICY else ""),
                  format_time(s.taken_at), format_time(s.expires) if s.expires else "unknown",
@@ -204,7 +261,8 @@ def render_listing(listing: Listing) -> str:
             lines.append("  " + "  ".join(v.rjust(w) if i == 4 else v.ljust(w)
                                           for i, (v, w) in enumerate(zip(r, widths, strict=True))).rstrip())
     else:
-        lines.append(f"No snapshots of {table.name} ({table.table_id}) in {listing.backup_dataset_id}.")
+        lines.append(f"No snapshots of {table.name} ({table.table_id}) in "
+                     f"{', '.join(listing.backup_dataset_ids) or 'any snapshot dataset'}.")
     days = table.dataset.spec.time_travel_days
     if listing.window_start is not None:
         lines.append(f"Time travel: from {format_time(listing.window_start)} to now "

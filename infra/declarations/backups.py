@@ -1,14 +1,18 @@
 """Backup policies: `backups/policies/<name>.yaml`, and which datasets each covers (`backups/coverage.yaml`).
 
 A policy is one of:
-- `snapshot`: a scheduled scripting query that snapshots every base table of the covered
-  datasets at one point in time, into the stack's backup dataset of the policy's location
-  (snapshots must stay in their source's region), each snapshot expiring after the retention;
+- `snapshot`: a scheduled scripting query that snapshots the base tables of the covered datasets
+  at one point in time into the stack's backup dataset of the policy's location and retention
+  (snapshots must stay in their source's region; each expires with that dataset's default table
+  expiration). `tables: all` (the default) snapshots every base table found at run time;
+  `tables: history` only the tables that cannot be rebuilt from their inputs: raw source tables,
+  and incremental or appending tables;
 - `cross_region_copy`: a daily Data Transfer Service copy of each covered dataset into a
   disaster-recovery dataset in another location.
 
-`coverage.yaml` maps every managed dataset to its policies, or to `exempt: <reason>` (a view-only
-dataset, a re-loadable raw copy); in a protected stack a dataset with neither fails `check`.
+`coverage.yaml` maps every managed dataset (`datasets:`) and every raw source (`sources:`) to its
+policies, or to `exempt: <reason>` (a view-only dataset, a re-loadable raw copy); in a protected
+stack a dataset or raw source with neither fails `check`.
 
 Deliberately not here: what the policies make for a stack (backup datasets, jobs, names:
 `infra.model.backups`).
@@ -18,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -40,6 +44,7 @@ POLICY_FIELDS = (
     Field("retention_days", int, example="35"),
     Field("location", str, example="US"),
     Field("destination_location", str, example="EU"),
+    Field("tables", str, default="all", choices=("all", "history"), example="history"),
 )
 
 
@@ -53,11 +58,12 @@ class Policy:
     retention_days: int | None  # snapshots: how long each is kept
     location: str | None  # snapshots: the region of the backup dataset (the sources' region)
     destination_location: str | None  # cross-region copies: where the copy goes
+    tables: str = "all"  # snapshots: every base table (all), or those that cannot be rebuilt (history)
 
 
 @dataclass(frozen=True)
 class Coverage:
-    dataset: str  # managed dataset name
+    dataset: str  # managed dataset name, or raw source name
     policies: tuple[str, ...]
     exempt: str | None  # the written reason, when exempt
     line: int | None
@@ -75,8 +81,9 @@ class OneOffCopySpec:
 @dataclass(frozen=True)
 class BackupDeclarations:
     policies: Mapping[str, Policy]
-    coverage: Mapping[str, Coverage]
+    coverage: Mapping[str, Coverage]  # by managed dataset name
     copies: tuple[OneOffCopySpec, ...] = ()
+    source_coverage: Mapping[str, Coverage] = field(default_factory=lambda: MappingProxyType({}))  # by raw source
 
 
 def load_backups(root: Path, problems: Problems) -> BackupDeclarations:
@@ -85,8 +92,9 @@ def load_backups(root: Path, problems: Problems) -> BackupDeclarations:
         policy = _load_policy(root, path, problems)
         if policy is not None:
             policies[policy.name] = policy
-    coverage = _load_coverage(root, set(policies) | _stems(root / "backups" / "policies"), problems)
-    return BackupDeclarations(MappingProxyType(policies), MappingProxyType(coverage), _load_copies(root, problems))
+    coverage, sources = _load_coverage(root, set(policies) | _stems(root / "backups" / "policies"), problems)
+    return BackupDeclarations(MappingProxyType(policies), MappingProxyType(coverage), _load_copies(root, problems),
+                              MappingProxyType(sources))
 
 
 COPY_FIELDS = (
@@ -160,6 +168,9 @@ def _load_policy(root: Path, path: Path, problems: Problems) -> Policy | None:
             problems.add(file, doc.line(("destination_location",)), "destination_location",
                          "snapshots cannot leave their source's region", "remove it (use a cross_region_copy policy)")
     elif kind == "cross_region_copy":
+        if "tables" in (doc.data or {}):
+            problems.add(file, doc.line(("tables",)), "tables", "a cross-region copy copies whole datasets",
+                         "remove `tables:` (it chooses the tables of a snapshot policy)")
         if v.get("destination_location") is None:
             problems.add(file, doc.line(), "destination_location", "a copy needs the location it copies to",
                          "add `destination_location: EU`")
@@ -175,41 +186,52 @@ def _load_policy(root: Path, path: Path, problems: Problems) -> Policy | None:
         return None
     return Policy(name=path.stem, file=file, description=v["description"].strip(), kind=kind, schedule=schedule,
                   retention_days=retention, location=v.get("location"),
-                  destination_location=v.get("destination_location"))
+                  destination_location=v.get("destination_location"), tables=v["tables"])
 
 
-def _load_coverage(root: Path, policy_files: set[str], problems: Problems) -> dict[str, Coverage]:
+def _load_coverage(root: Path, policy_files: set[str], problems: Problems
+                   ) -> tuple[dict[str, Coverage], dict[str, Coverage]]:
+    """(managed datasets' coverage, raw sources' coverage)."""
     path = root / COVERAGE_FILE
     if not path.is_file():
-        return {}
+        return {}, {}
     doc = load_file(path, COVERAGE_FILE, problems)
     if doc is None:
-        return {}
-    file = doc.file
+        return {}, {}
     data = doc.data
-    if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict) or set(data) != {"datasets"}:
-        problems.add(file, doc.line(), "datasets", "coverage.yaml holds one `datasets:` mapping",
-                     "write `datasets:` then `<dataset>: [<policy>, ...]` or `<dataset>: {exempt: <reason>}`")
-        return {}
+    sections = ("datasets", "sources")
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict) or not set(data) <= set(sections) \
+            or not isinstance(data.get("sources", {}), dict):
+        problems.add(doc.file, doc.line(), "datasets", "coverage.yaml holds a `datasets:` and a `sources:` mapping",
+                     "write `datasets:` then `<dataset>: [<policy>, ...]` or `<dataset>: {exempt: <reason>}`, "
+                     "and the same for raw sources under `sources:`")
+        return {}, {}
+    return tuple(_coverage_section(doc, section, data.get(section) or {}, policy_files, problems)
+                 for section in sections)
+
+
+def _coverage_section(doc, section: str, entries: dict, policy_files: set[str], problems: Problems
+                      ) -> dict[str, Coverage]:
     out = {}
-    for name, value in data["datasets"].items():
-        key = f"datasets.{name}"
-        line = doc.line(("datasets", name))
+    noun = "dataset" if section == "datasets" else "raw source"
+    for name, value in entries.items():
+        key = f"{section}.{name}"
+        line = doc.line((section, name))
         if isinstance(value, dict):
             reason = value.get("exempt")
             if set(value) != {"exempt"} or not isinstance(reason, str) or len(reason.strip()) < 10:
-                problems.add(file, line, key, "an exemption needs a written reason",
-                             "write `{exempt: <why this dataset needs no backup, in a sentence>}`")
+                problems.add(doc.file, line, key, "an exemption needs a written reason",
+                             f"write `{{exempt: <why this {noun} needs no backup, in a sentence>}}`")
                 continue
             out[name] = Coverage(name, (), reason.strip(), line)
             continue
         if not isinstance(value, list) or not value or not all(isinstance(p, str) for p in value):
-            problems.add(file, line, key, "must list the dataset's policies, or be an exemption",
+            problems.add(doc.file, line, key, f"must list the {noun}'s policies, or be an exemption",
                          "write `[daily_snapshots]` or `{exempt: <reason>}`")
             continue
         unknown = [p for p in value if p not in policy_files]
         for p in unknown:
-            problems.add(file, line, key, f"unknown policy {p!r}{suggest(p, sorted(policy_files))}",
+            problems.add(doc.file, line, key, f"unknown policy {p!r}{suggest(p, sorted(policy_files))}",
                          f"use one of: {', '.join(sorted(policy_files))} (backups/policies/<name>.yaml)")
         if not unknown:
             out[name] = Coverage(name, tuple(value), None, line)

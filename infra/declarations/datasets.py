@@ -7,7 +7,9 @@ reporting, sync, backup), which is how roles and later rules select datasets.
 
 A raw source is a dataset a loader owns (Fivetran, Stitch, the Amplitude and Firestore exports,
 Apollo). It is declared read-only: never created or changed by Pulumi, but known by id so that
-lineage, local fixtures and cost checks can refer to it.
+lineage, local fixtures, cost checks and backups can refer to it. Its ACL belongs to the loader's
+owner, so the file says which of this project's service accounts that owner has made READER
+(`readers: [runner, backup]`): the permission preflight counts on it, `adopt` checks it live.
 
 Deliberately not here: stack-specific values (ids with their prefix, members); `warehouse.py`
 combines these specs with a `StackConfig`.
@@ -48,6 +50,8 @@ SOURCE_FIELDS = (
     Field("loader", str, required=True, example="fivetran"),
     Field("dataset_id", str, required=True, example="fivetran_hubspot"),
     Field("tables", dict, required=True, example="{contact: {description: ..., columns: [...]}}"),
+    Field("location", str, example="US"),
+    Field("readers", list, default=[], item=str, example="[runner, backup]"),
 )
 SOURCE_TABLE_FIELDS = (
     Field("description", str, required=True, example="'One row per contact.'"),
@@ -94,6 +98,9 @@ class SourceSpec:
     loader: str
     dataset_id: str
     tables: Mapping[str, SourceTable]
+    location: str | None = None  # None: the stack's location
+    readers: tuple[str, ...] = ()  # roles whose service account the dataset's owner made READER
+    readers_line: int | None = None
 
 
 def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
@@ -167,11 +174,15 @@ def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | Non
     if "dataset_id" in v and not _DATASET_ID.match(v["dataset_id"]):
         problems.add(file, doc.line(("dataset_id",)), "dataset_id", f"{v['dataset_id']!r} is not a dataset id",
                      "use letters, digits and underscores")
+    if v.get("location") is not None and not LOCATION.match(v["location"]):
+        problems.add(file, doc.line(("location",)), "location", f"{v['location']!r} is not a BigQuery location",
+                     LOCATION_HELP)
     tables = {name: _source_table(doc, name, raw, problems) for name, raw in (v.get("tables") or {}).items()}
     if len(problems) > before:
         return None
     return SourceSpec(name=path.stem, file=file, description=v["description"].strip(), loader=v["loader"],
-                      dataset_id=v["dataset_id"], tables=MappingProxyType(tables))
+                      dataset_id=v["dataset_id"], tables=MappingProxyType(tables), location=v["location"],
+                      readers=tuple(v["readers"]), readers_line=doc.lines.get(("readers",)))
 
 
 def _source_table(doc, name: str, raw: object, problems: Problems) -> SourceTable | None:

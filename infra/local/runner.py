@@ -200,11 +200,12 @@ class LocalRun:
         # Emulator gap: a dropped snapshot's name cannot be used again, so a second local run
         # keeps the snapshots of the first (the same run time over the same fixtures).
         existing = {t.table_id for t in self.client.list_tables(f"{backup.project}.{backup.dataset_id}")}
-        for name in job.datasets:
-            source = by_name[name]
+        for source in self.warehouse.snapshot_sources(job):
             for table in self.client.list_tables(f"{source.project}.{source.dataset_id}"):
                 if table.table_type not in ("TABLE", "CLONE"):
                     continue
+                if source.tables is not None and table.table_id not in source.tables:
+                    continue  # a history policy: only the tables that cannot be rebuilt
                 target = snapshot_table_name(source.dataset_id, table.table_id, job.policy.name, moment)
                 if target in existing:
                     result.rows += 1  # same run, same name: taken by an earlier local run (see above)

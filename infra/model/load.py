@@ -65,8 +65,10 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     _check_grant_targets(role_specs, dataset_files, problems)
     unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
                (dataset_files - {d.name for d in specs})
-    backup_specs, backups = resolve_backups(load_backups(root, problems), specs, stack, problems, unloaded)
     analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
+    backup_specs, backups = resolve_backups(load_backups(root, problems), specs, source_specs,
+                                            tuple(q.spec for q in analysis.queries), stack, problems, unloaded)
+    _check_source_readers(source_specs, roles, problems)
     if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):
         problems.add("roles", None, RUNNER_ROLE, "scheduled queries need the runner service account",
                      f"add roles/{RUNNER_ROLE}.yaml with `members: service_account`")
@@ -78,7 +80,8 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     if (backups.snapshots or backups.copies) and not any(r.name == BACKUP_ROLE and r.service_account for r in roles):
         problems.add("roles", None, BACKUP_ROLE, "backup policies need the backup service account",
                      f"add roles/{BACKUP_ROLE}.yaml with `members: service_account`")
-    sources = tuple(Source(spec=s, project=stack.source_project) for s in source_specs)
+    sources = tuple(Source(spec=s, project=stack.source_project, location=s.location or stack.location)
+                    for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
     problems.raise_if_any()
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
@@ -135,6 +138,16 @@ def _resolve_roles(specs: tuple[RoleSpec, ...], role_files: set[str], stack: Sta
                                      "add the person to a group and list the group (group:name@example.com)")
         roles.append(Role(spec=spec, members=members, service_account=sa))
     return tuple(roles)
+
+
+def _check_source_readers(sources, roles: tuple[Role, ...], problems: Problems) -> None:
+    accounts = sorted(r.name for r in roles if r.service_account is not None)
+    for source in sources:
+        for name in source.readers:
+            if name not in accounts:
+                problems.add(source.file, source.readers_line, "readers",
+                             f"{name!r} is not a role with a service account{suggest(name, accounts)}",
+                             f"name the roles whose service account the owner made READER: {', '.join(accounts)}")
 
 
 def _check_grant_targets(roles: tuple[RoleSpec, ...], names: set[str], problems: Problems) -> None:

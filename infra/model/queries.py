@@ -19,3 +19,8 @@ class ResolvedQuery:
     spec: QuerySpec
     sql: str  # the SQL with the stack's fully qualified table names
     reads: tuple[str, ...]  # dataset.table keys, sorted
+
+    @property
+    def transfer_display_name(self) -> str:
+        """The display name of its Data Transfer Service config: `<layer>/<folder>/<table>`."""
+        return f"{self.spec.layer}/{self.spec.folder}/{self.spec.name}"

@@ -17,7 +17,7 @@ from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.principals import Principal
 from infra.declarations.roles import RoleSpec
 from infra.declarations.stack import StackConfig
-from infra.model.backups import Backups
+from infra.model.backups import Backups, SnapshotJob, SnapshotSource
 from infra.model.queries import ResolvedQuery
 
 RUNNER_ROLE = "runner"
@@ -96,6 +96,7 @@ class Dataset:
 class Source:
     spec: SourceSpec
     project: str
+    location: str  # the file's, or the stack's
 
     @property
     def name(self) -> str:
@@ -104,6 +105,7 @@ class Source:
     @property
     def dataset_id(self) -> str:
         return self.spec.dataset_id
+
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,16 @@ class Warehouse:
 
     def dataset(self, name: str) -> Dataset:
         return next(d for d in self.datasets if d.name == name)
+
+    def snapshot_sources(self, job: SnapshotJob) -> list[SnapshotSource]:
+        """What a snapshot job snapshots: its managed datasets and raw sources (possibly in another
+        project), with the tables of a history policy."""
+        by_name = {d.name: d for d in self.datasets}
+        by_source = {s.name: s for s in self.sources}
+        tables = job.tables if job.tables is not None else {}
+        pick = (lambda name: tables.get(name, ())) if job.tables is not None else (lambda name: None)
+        return ([SnapshotSource(by_name[n].project, by_name[n].dataset_id, pick(n)) for n in job.datasets]
+                + [SnapshotSource(by_source[n].project, by_source[n].dataset_id, pick(n)) for n in job.sources])
 
     def query(self, key: str) -> ResolvedQuery | None:
         """The scheduled query or view that builds `key` (`dataset.table`), if one does."""

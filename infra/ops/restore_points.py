@@ -3,7 +3,8 @@ request means. Pure: every check here needs no BigQuery, so a bad request fails 
 credentials (the restore itself is `restore.py`).
 
 A restore point of `<dataset>.<table>` (the managed dataset's name, as in the SQL files) is one of:
-- a snapshot: a table in the stack's backup dataset of the source's location, named
+- a snapshot: a table in one of the stack's snapshot datasets of the source's location (one per
+  retention, `backup_<location>_<N>d`), named
   `<source dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>` (`infra.model.backups`), whose name
   carries its point in time (UTC, to the minute): no other catalogue is read;
 - a moment inside the dataset's time-travel window (`time_travel_days` of its declaration,
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from infra.declarations.keys import suggest
-from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, backup_dataset_name
+from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, is_snapshot_dataset_of
 
 if TYPE_CHECKING:
     from infra.model.warehouse import Dataset, Warehouse
@@ -103,7 +104,7 @@ class Listing:
     """What `backups list` shows: the snapshots, newest first, and the time-travel window."""
 
     table: TableName
-    backup_dataset_id: str
+    backup_dataset_ids: tuple[str, ...]  # the snapshot datasets of the table's location
     snapshots: tuple[Snapshot, ...]
     exists: bool
     window_start: dt.datetime | None  # None: no time travel (the table does not exist)
@@ -173,9 +174,11 @@ def resolve_table(warehouse: Warehouse, text: str) -> TableName:
     return TableName(dataset, table)
 
 
-def backup_dataset_id(warehouse: Warehouse, dataset: Dataset) -> str:
-    """The stack's snapshot dataset of the source's location (snapshots stay in their region)."""
-    return warehouse.stack.dataset_prefix + backup_dataset_name(dataset.location)
+def backup_dataset_ids(warehouse: Warehouse, dataset: Dataset) -> tuple[str, ...]:
+    """The stack's snapshot datasets of the source's location (snapshots stay in their region),
+    shortest retention first."""
+    found = [d for d in warehouse.datasets if d.layer == "backup" and is_snapshot_dataset_of(d.name, dataset.location)]
+    return tuple(d.dataset_id for d in sorted(found, key=lambda d: (d.spec.default_table_expiration_days or 0, d.name)))
 
 
 def check_request(warehouse: Warehouse, now: dt.datetime, table: str, *, at: str | None = None,
@@ -189,7 +192,7 @@ def check_request(warehouse: Warehouse, now: dt.datetime, table: str, *, at: str
         raise RestoreError("--in-place and --to both name the target",
                            "drop --to to replace the table itself, or --in-place to restore into a new table")
     if in_place and not yes:
-        raise RestoreError("restoring in place drops the table and replaces it",
+        raise RestoreError("restoring in place replaces the table's rows",
                            "add --yes to confirm (a safety snapshot is taken first), or leave out --in-place "
                            "to restore into a new table")
     name = resolve_table(warehouse, table)
@@ -203,10 +206,10 @@ def check_request(warehouse: Warehouse, now: dt.datetime, table: str, *, at: str
                            "use --in-place --yes to replace it, or another --to name")
     if snapshot is not None and "." in snapshot:
         qualifier, _, snapshot = snapshot.rpartition(".")
-        expected = backup_dataset_id(warehouse, name.dataset)
-        if qualifier.rpartition(".")[2] != expected:
-            raise RestoreError(f"--snapshot: snapshots of {name.name} are in {expected}, not {qualifier}",
-                               f"pass the snapshot's name only (see `backups list {name.name}`)")
+        expected = backup_dataset_ids(warehouse, name.dataset)
+        if qualifier.rpartition(".")[2] not in expected:
+            raise RestoreError(f"--snapshot: snapshots of {name.name} are in {', '.join(expected) or 'no dataset'}, "
+                               f"not {qualifier}", f"pass the snapshot's name only (see `backups list {name.name}`)")
     return RestoreRequest(name, moment, snapshot, to, in_place)
 
 

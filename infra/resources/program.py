@@ -19,12 +19,9 @@ from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
 from infra.problems import Problems, ProblemsError
 from infra.resources.components.backup import (
     CROSS_REGION_COPY_TYPE,
-    ONE_OFF_COPY_TYPE,
     SNAPSHOT_POLICY_TYPE,
     CrossRegionCopy,
     CrossRegionCopyArgs,
-    OneOffCopy,
-    OneOffCopyArgs,
     SnapshotPolicy,
     SnapshotPolicyArgs,
 )
@@ -91,13 +88,18 @@ def declare(warehouse: Warehouse) -> None:
 
 
 def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset], scheduling: Scheduling) -> None:
+    """The snapshot policies and cross-region copies. One-off copies are not resources: a
+    `gcp.bigquery.Job` never reports a failed copy (docs/real-world.md); `backups copy` runs them."""
     stack, backups = warehouse.stack, warehouse.backups
     by_name = {d.name: d for d in warehouse.datasets}
     account = warehouse.backup_account
     for job in backups.snapshots:
+        sources = warehouse.snapshot_sources(job)
+        if not any(s.tables is None or s.tables for s in sources):
+            continue  # a history policy over datasets without history: nothing to snapshot
         backup = by_name[job.backup_dataset]
-        script = snapshot_script(stack.project, tuple(by_name[n].dataset_id for n in job.datasets),
-                                 backup.dataset_id, job.policy.name, job.policy.retention_days)
+        script = snapshot_script(job.policy.name, job.policy.retention_days, f"{backup.project}.{backup.dataset_id}",
+                                 sources)
         SnapshotPolicy(job.policy.name, SnapshotPolicyArgs(
             project=stack.project, location=job.location, schedule=job.policy.schedule.text, script=script,
             service_account=account.email, notification_topic=scheduling.topic_id,
@@ -111,12 +113,6 @@ def _declare_backups(warehouse: Warehouse, datasets: dict[str, WarehouseDataset]
             service_account=account.email, notification_topic=scheduling.topic_id,
             depends_on=[datasets[job.dataset].dataset, datasets[job.destination_dataset].dataset, scheduling.topic,
                         scheduling.token_creators[BACKUP_ROLE]]))
-    for copy in backups.declarations.copies:
-        (src_ds, src_table), (dst_ds, dst_table) = copy.source.split("."), copy.destination.split(".")
-        OneOffCopy(copy.name, OneOffCopyArgs(
-            project=stack.project, location=by_name[src_ds].location,
-            source=(by_name[src_ds].dataset_id, src_table), destination=(by_name[dst_ds].dataset_id, dst_table),
-            depends_on=[datasets[dst_ds].dataset]))
 
 
 def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> dict[str, WarehouseDataset]:
@@ -142,8 +138,7 @@ def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> 
 
 # The component types `declare` uses -> the kind of declaration (`Warehouse.declaration_file`).
 _DECLARED_AS = {DATASET_COMPONENT: "dataset", ROLE_COMPONENT: "role", QUERY_COMPONENT: "query", VIEW_COMPONENT: "query",
-                SNAPSHOT_POLICY_TYPE: "backup_policy", CROSS_REGION_COPY_TYPE: "backup_policy",
-                ONE_OFF_COPY_TYPE: "one_off_copy"}
+                SNAPSHOT_POLICY_TYPE: "backup_policy", CROSS_REGION_COPY_TYPE: "backup_policy"}
 
 
 def declaration_of(component_type: str, component_name: str) -> tuple[str, str] | None:

@@ -76,7 +76,7 @@ class ScheduledQuery(pulumi.ComponentResource):
         )
         self.transfer = transfer_config(
             f"{name}-transfer", parent=self, project=args.project,
-            display_name=f"{spec.layer}/{spec.folder}/{spec.name}", data_source_id="scheduled_query",
+            display_name=args.query.transfer_display_name, data_source_id="scheduled_query",
             location=args.location, schedule=spec.schedule.text, service_account=args.runner_email,
             notification_topic=args.notification_topic,
             params={"query": write_script(args.query, f"{args.project}.{args.dataset_id}.{spec.name}")},
