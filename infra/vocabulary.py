@@ -29,6 +29,9 @@ MANAGED_BY = "pulumi"  # the value of the `managed-by` label on everything this 
 RESERVED_LABELS = ("environment", "layer", "managed-by", "sync-tool", "backup", "folder")
 # BigQuery's label rules: keys start with a letter; keys and values are lower-case letters,
 # digits, `_` and `-`, at most 63 characters.
+# The layers of the datasets the backup system makes: the snapshot datasets (`backup`) and the
+# disaster-recovery copies (`dr`). Declared datasets are never of these layers.
+BACKUP_LAYERS = ("backup", "dr")
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 

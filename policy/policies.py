@@ -28,16 +28,21 @@ if str(ROOT) not in sys.path:
 
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST  # noqa: E402
 from infra.declarations.stack import load_stack_file  # noqa: E402
+from infra.model.load import load_for_stack  # noqa: E402
 from infra.policies import RULES, Resource, Rule, Settings  # noqa: E402
-from infra.problems import Problems  # noqa: E402
+from infra.policies.evaluate import settings_for  # noqa: E402
+from infra.problems import Problems, ProblemsError  # noqa: E402
 
 
 @functools.cache
 def settings_for_stack(stack: str) -> Settings:
-    config = load_stack_file(ROOT, stack, Problems())
-    # An unreadable stack file cannot lower the bar: the stack is then treated as protected.
-    protected = True if config is None else config.protect
-    return Settings(protected=protected, allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
+    try:
+        return settings_for(load_for_stack(ROOT, stack))
+    except ProblemsError:
+        # Declarations with problems cannot lower the bar: the stack is then treated as protected.
+        config = load_stack_file(ROOT, stack, Problems())
+        return Settings(protected=True if config is None else config.protect,
+                        allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
 
 
 def stack_of(urn: str) -> str:

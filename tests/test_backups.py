@@ -140,15 +140,17 @@ def test_one_off_copies_are_not_resources_and_have_stable_job_ids(prod_plan):
 
 def test_backup_datasets_hold_only_admins_and_the_backup_account(prod_plan):
     backups = {r.inputs["datasetId"]: r for r in prod_plan.resources
-               if r.type == "gcp:bigquery/dataset:Dataset" and r.inputs["labels"]["layer"] == "backup"}
+               if r.type == "gcp:bigquery/dataset:Dataset" and r.inputs["labels"]["layer"] in ("backup", "dr")}
     assert set(backups) == {"production_backup_us_28d", "production_backup_us_35d", "production_backup_us_400d",
                             "production_dr_mart", "production_dr_stg_external"}
     for ds_id, r in backups.items():
         assert r.protect
         who = {(e.get("role"), e.get("specialGroup") or e.get("groupByEmail") or e.get("userByEmail"))
                for e in r.inputs["accesses"]}
+        # a dataset copy needs bigquery.datasets.update on its destination: OWNER of the DR datasets only
+        runner = "OWNER" if r.inputs["labels"]["layer"] == "dr" else "WRITER"
         assert who == {("OWNER", "projectOwners"), ("OWNER", "data-platform-admins@acme.com"),
-                       ("WRITER", "wh-backup-runner@acme-warehouse-prod.iam.gserviceaccount.com")}, ds_id
+                       (runner, "wh-backup-runner@acme-warehouse-prod.iam.gserviceaccount.com")}, ds_id
     # each snapshot dataset's default table expiration is its retention: it expires the snapshots
     for days in (28, 35, 400):
         assert backups[f"production_backup_us_{days}d"].inputs["defaultTableExpirationMs"] == days * 86_400_000

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.plan.runtime import Plan
+from infra.vocabulary import BACKUP_LAYERS
 
 PROD_DATASETS = {
     "production_airflow", "production_census", "production_customer_io", "production_mart",
@@ -24,7 +25,7 @@ BACKUP_DATASETS = {"production_backup_us_28d", "production_backup_us_35d", "prod
 def datasets(plan: Plan, backups: bool = False) -> dict[str, dict]:
     """The warehouse's datasets (and with `backups`, the backup datasets too)."""
     return {r.inputs["datasetId"]: r for r in plan.resources
-            if r.type == DATASET and (backups or r.inputs["labels"]["layer"] != "backup")}
+            if r.type == DATASET and (backups or r.inputs["labels"]["layer"] not in BACKUP_LAYERS)}
 
 
 def grants(plan: Plan, who: tuple[str, str]) -> dict[str, str]:
@@ -105,7 +106,9 @@ def test_no_dataset_iam_or_authoritative_project_iam(prod_plan, dev_plan):
     for plan in (prod_plan, dev_plan):
         types = {r.type for r in plan.resources}
         assert not [t for t in types if "DatasetIam" in t or "datasetIam" in t or "DatasetAccess" in t]
-        assert not [t for t in types if t.startswith("gcp:projects/") and not t.endswith(":IAMMember")]
+        # the one other project resource: the Data Transfer Service agent, made before it is granted anything
+        assert not [t for t in types if t.startswith("gcp:projects/")
+                    and not t.endswith((":IAMMember", ":ServiceIdentity"))]
 
 
 def test_project_roles_are_per_member_and_allow_listed(prod_plan):
@@ -113,7 +116,10 @@ def test_project_roles_are_per_member_and_allow_listed(prod_plan):
     assert members
     for r in members:
         assert r.inputs["project"] == "acme-warehouse-prod"
-        assert r.inputs["role"] in ("roles/bigquery.jobUser", "roles/bigquery.readSessionUser")
+        if r.inputs["role"] == "roles/bigquerydatatransfer.serviceAgent":
+            assert r.inputs["member"].endswith("@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com")
+        else:
+            assert r.inputs["role"] in ("roles/bigquery.jobUser", "roles/bigquery.readSessionUser")
 
 
 def test_datasets_are_protected_in_prod_only_and_never_drop_contents(prod_plan, dev_plan):
@@ -217,3 +223,19 @@ def test_the_transfer_service_agent_can_run_as_the_runner_and_publish(prod_plan)
         ["wh-backup-runner", "wh-query-runner"]
     publisher = next(r for r in prod_plan.resources if r.type == "gcp:pubsub/topicIAMMember:TopicIAMMember")
     assert publisher.inputs["role"] == "roles/pubsub.publisher" and publisher.inputs["member"] == agent
+
+
+def test_the_transfer_service_agent_exists_before_anything_is_granted_to_it(prod_plan):
+    """On a new project the agent exists only once the API is first used: the plan creates it
+    (gcp.projects.ServiceIdentity) and every grant naming it waits for it (docs/real-world.md)."""
+    agent = "serviceAccount:service-804213975511@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com"
+    [identity] = [r for r in prod_plan.resources if r.type == "gcp:projects/serviceIdentity:ServiceIdentity"]
+    assert identity.inputs["service"] == "bigquerydatatransfer.googleapis.com"
+    assert identity.inputs["project"] == "acme-warehouse-prod"
+    grants = [r for r in prod_plan.resources if r.inputs.get("member") == agent]
+    assert {r.type for r in grants} == {"gcp:serviceaccount/iAMMember:IAMMember",
+                                        "gcp:pubsub/topicIAMMember:TopicIAMMember", "gcp:projects/iAMMember:IAMMember"}
+    assert all(identity.urn in r.dependencies for r in grants), [r.urn for r in grants]
+    # created that way it has no service agent role: the plan grants it
+    [role] = [r for r in grants if r.type == "gcp:projects/iAMMember:IAMMember"]
+    assert role.inputs["role"] == "roles/bigquerydatatransfer.serviceAgent"

@@ -12,20 +12,20 @@ import sys
 import pytest
 from pulumi_policy import PolicyResource, PolicyResourceOptions, ResourceValidationArgs, StackValidationArgs
 
-from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
 from infra.model.load import load_for_stack
 from infra.policies import RULES, Resource, Settings
 from infra.policies.evaluate import evaluate, resources_of, settings_for
 from tests.conftest import ROOT, run_cli
 
-PROTECTED = Settings(protected=True, allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
+# prod's settings: protected, and what the model knows beyond the plan (raw sources' grants, restorers)
+PROTECTED = settings_for(load_for_stack(ROOT, "prod"))
 BY_NAME = {r.name: r for r in RULES}
 
 
 @pytest.mark.parametrize("stack", ["prod", "dev"])
 def test_shipped_declarations_pass_every_rule(stack, request):
     plan = request.getfixturevalue(f"{stack}_plan")
-    settings = settings_for(load_for_stack(ROOT, stack).stack)
+    settings = settings_for(load_for_stack(ROOT, stack))
     assert evaluate(resources_of(plan), settings) == []
 
 
@@ -86,6 +86,14 @@ def breakers():
                         "gcp:bigquery/dataset:Dataset", "adhoc-dataset",
                         {"datasetId": "production_adhoc", "labels": {"layer": "mart"},
                          "accesses": [{"role": "OWNER", "specialGroup": "projectOwners"}]}, True)
+    def permissions(rs):
+        # a snapshot with an expiration needs bigquery.tables.deleteSnapshot, which READER lacks
+        r = find(rs, "gcp:bigquery/dataTransferConfig:DataTransferConfig", lambda r: r.name.endswith("-snapshots"))
+        script = r.props["params"]["query"].replace(
+            "FOR SYSTEM_TIME AS OF TIMESTAMP '%t'\"",
+            "FOR SYSTEM_TIME AS OF TIMESTAMP '%t' \" || \"OPTIONS (expiration_timestamp = TIMESTAMP '%t')\"")
+        assert script != r.props["params"]["query"]
+        return with_props(r, params={**r.props["params"], "query": script})
     def emails(rs):
         return add_access(dataset(rs, "production_mart"), {"role": "READER", "groupByEmail": "Data-Readers@acme.com"})
     return {"no-public-access": public, "no-individual-writers": individual,
@@ -93,7 +101,8 @@ def breakers():
             "sync-accounts-read-only-their-dataset": sync, "project-roles-allow-list": roles,
             "views-use-standard-sql": views, "scheduled-queries-complete": transfers,
             "scheduled-writes-keep-schema": truncate,
-            "stateful-resources-protected": protected, "datasets-backed-up": backups, "emails-lowercase": emails}
+            "stateful-resources-protected": protected, "datasets-backed-up": backups, "emails-lowercase": emails,
+            "job-permissions": permissions}
 
 
 def test_every_rule_has_a_violating_case():
@@ -205,3 +214,17 @@ def test_advisory_rules_warn_without_failing(project):
     config = json.loads(run_cli("--root", str(project), "policy-config", "--stack", "prod").stdout)
     assert config["sync-accounts-read-only-their-dataset"] == {"enforcementLevel": "advisory"}
     assert config["no-public-access"] == {"enforcementLevel": "mandatory"}
+
+
+def test_the_service_agent_role_is_only_for_the_transfer_service_agent(prod_plan):
+    rule = BY_NAME["project-roles-allow-list"]
+    resources = resources_of(prod_plan)
+    agent_role = find(resources, "gcp:projects/iAMMember:IAMMember",
+                      lambda r: r.props["role"] == "roles/bigquerydatatransfer.serviceAgent")
+    assert rule.validate(resources, PROTECTED) == []
+    for member in ("group:data-analysts@acme.com",
+                   "serviceAccount:wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com",
+                   "serviceAccount:service-1@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com.evil.com"):
+        bad = with_props(agent_role, member=member)
+        found = rule.validate([bad], PROTECTED)
+        assert found and all(v.urn == bad.urn for v in found), member

@@ -58,7 +58,7 @@ def _check_policy(root: Path, stack: str, warehouse) -> int:
     except ProgramError as exc:
         click.echo(str(exc), err=True)
         return 1
-    violations = evaluate(resources_of(plan), settings_for(warehouse.stack))
+    violations = evaluate(resources_of(plan), settings_for(warehouse))
     for v in violations:
         click.echo(str(v), err=True)
     mandatory = sum(1 for v in violations if not v.advisory)

@@ -29,7 +29,7 @@ from infra.declarations.keys import Field, read_mapping
 from infra.problems import Problems
 from infra.vocabulary import LABEL_KEY, LABEL_VALUE, LOCATION, LOCATION_HELP, RESERVED_LABELS
 
-LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup")
+LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup", "dr")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
 _DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 

@@ -255,11 +255,12 @@ def _backup_datasets(snapshots: tuple[SnapshotJob, ...], copies: list[CopyJob]) 
     for copy in copies:
         out.append(_spec(copy.destination_dataset, copy.policy.file,
                          f"Disaster-recovery copy of {copy.dataset} in {copy.policy.destination_location}, "
-                         f"refreshed by policy {copy.policy.name}.", copy.policy.destination_location, None))
+                         f"refreshed by policy {copy.policy.name}.", copy.policy.destination_location, None, "dr"))
     return tuple(out)
 
 
-def _spec(name: str, file: str, description: str, location: str, expiration_days: int | None) -> DatasetSpec:
-    return DatasetSpec(name=name, file=file, description=description, layer="backup", folders=(), sync_tool=None,
+def _spec(name: str, file: str, description: str, location: str, expiration_days: int | None,
+          layer: str = "backup") -> DatasetSpec:
+    return DatasetSpec(name=name, file=file, description=description, layer=layer, folders=(), sync_tool=None,
                        labels=MappingProxyType({}), time_travel_days=7, default_table_expiration_days=expiration_days,
                        location=location, friendly_name=None)

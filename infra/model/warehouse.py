@@ -19,6 +19,7 @@ from infra.declarations.roles import RoleSpec
 from infra.declarations.stack import StackConfig
 from infra.model.backups import Backups, SnapshotJob, SnapshotSource
 from infra.model.queries import ResolvedQuery
+from infra.vocabulary import BACKUP_LAYERS
 
 RUNNER_ROLE = "runner"
 BACKUP_ROLE = "backup"
@@ -155,7 +156,7 @@ class Warehouse:
         declares it: an unknown name, or a backup dataset (made by the backup policies)."""
         if kind == "dataset":
             dataset = next((d for d in self.datasets if d.name == name), None)
-            return dataset.spec.file if dataset is not None and dataset.layer != "backup" else None
+            return dataset.spec.file if dataset is not None and dataset.layer not in BACKUP_LAYERS else None
         if kind == "role":
             return next((r.spec.file for r in self.roles if r.name == name), None)
         if kind == "query":

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from infra.model.warehouse import Warehouse
+from infra.vocabulary import BACKUP_LAYERS
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def coverage_rows(warehouse: Warehouse) -> list[CoverageRow]:
     backups = warehouse.backups
     rows = []
     for d in warehouse.datasets:
-        if d.layer == "backup":
+        if d.layer in BACKUP_LAYERS:
             continue
         policies = backups.policies_of(d.name) if backups else ()
         exempt = backups.exemption_of(d.name) if backups else None

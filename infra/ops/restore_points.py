@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from infra.declarations.keys import suggest
 from infra.model.backups import PRE_RESTORE_POLICY, SNAPSHOT_TIME_FORMAT, is_snapshot_dataset_of
+from infra.vocabulary import BACKUP_LAYERS
 
 if TYPE_CHECKING:
     from infra.model.warehouse import Dataset, Warehouse
@@ -153,7 +154,7 @@ def parse_time(text: str, now: dt.datetime) -> dt.datetime:
 
 def resolve_table(warehouse: Warehouse, text: str) -> TableName:
     """`<dataset name>.<table>` -> the table in the stack; unknown or backup datasets are refused."""
-    names = sorted(d.name for d in warehouse.datasets if d.spec.layer != "backup")
+    names = sorted(d.name for d in warehouse.datasets if d.spec.layer not in BACKUP_LAYERS)
     dataset_name, dot, table = text.partition(".")
     if not dot or not dataset_name or not table or "." in table:
         raise RestoreError(f"{text!r} is not <dataset>.<table>",
@@ -166,7 +167,7 @@ def resolve_table(warehouse: Warehouse, text: str) -> TableName:
                                f"write {by_id.name}.{table} (the stack maps {by_id.name} to {by_id.dataset_id})")
         raise RestoreError(f"unknown dataset {dataset_name!r}{suggest(dataset_name, names)}",
                            f"use one of: {', '.join(names)} (the names of datasets/*.yaml)")
-    if dataset.spec.layer == "backup":
+    if dataset.spec.layer in BACKUP_LAYERS:
         raise RestoreError(f"{dataset_name} is a backup dataset: its tables are the backups",
                            "name the source table (e.g. mart.revenue_mrr) and pick the snapshot with --snapshot NAME")
     if not _TABLE_NAME.match(table):

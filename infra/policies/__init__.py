@@ -10,6 +10,7 @@ from infra.policies.backup_coverage import RULE as BACKUP_COVERAGE
 from infra.policies.base import Resource, Rule, Settings, Violation
 from infra.policies.forbidden_iam import RULE as FORBIDDEN_IAM
 from infra.policies.individual_writers import RULE as INDIVIDUAL_WRITERS
+from infra.policies.job_permissions import RULE as JOB_PERMISSIONS
 from infra.policies.lowercase_emails import RULE as LOWERCASE_EMAILS
 from infra.policies.project_owners import RULE as PROJECT_OWNERS
 from infra.policies.project_roles import RULE as PROJECT_ROLES
@@ -23,7 +24,7 @@ from infra.policies.sync_confinement import RULE as SYNC_CONFINEMENT
 RULES: tuple[Rule, ...] = (
     PUBLIC_ACCESS, INDIVIDUAL_WRITERS, FORBIDDEN_IAM, PROJECT_OWNERS, SYNC_CONFINEMENT, PROJECT_ROLES,
     STANDARD_SQL_VIEWS, SCHEDULED_QUERY_SETTINGS, SCHEDULED_WRITES_KEEP_SCHEMA, PROTECTED_STATEFUL, BACKUP_COVERAGE,
-    LOWERCASE_EMAILS,
+    LOWERCASE_EMAILS, JOB_PERMISSIONS,
 )
 
 __all__ = ["RULES", "Resource", "Rule", "Settings", "Violation"]

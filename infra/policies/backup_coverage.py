@@ -5,7 +5,7 @@ datasets themselves are not."""
 from __future__ import annotations
 
 from infra.policies.base import Resource, Rule, Settings
-from infra.vocabulary import DATASET_TYPE, TRANSFER_TYPE
+from infra.vocabulary import BACKUP_LAYERS, DATASET_TYPE, TRANSFER_TYPE
 
 
 def check(resources: list[Resource], settings: Settings):
@@ -28,7 +28,7 @@ def check(resources: list[Resource], settings: Settings):
         if r.type != DATASET_TYPE:
             continue
         labels = r.props.get("labels") or {}
-        if labels.get("layer") == "backup" or labels.get("backup") == "exempt":
+        if labels.get("layer") in BACKUP_LAYERS or labels.get("backup") == "exempt":
             continue
         if r.props.get("datasetId") not in covered:
             yield (r.urn, f"dataset {r.props.get('datasetId')} is covered by no backup policy",

@@ -25,6 +25,11 @@ class Settings:
     protected: bool
     advisory: frozenset[str] = frozenset()
     allowed_project_roles: tuple[str, ...] = ()
+    # Grants no resource of the plan holds: raw sources' owners' (dataset `project.id` -> principal
+    # -> READER/WRITER/OWNER), from their declarations.
+    external_grants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    # Who restores tables (the admin role's members): the permission preflight checks their grants.
+    restorers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

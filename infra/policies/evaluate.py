@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
-from infra.declarations.stack import StackConfig
+from infra.model.warehouse import Warehouse
 from infra.plan.runtime import Plan
 from infra.policies import RULES
 from infra.policies.base import Resource, Settings, Violation
 
+ADMIN_ROLE = "admin"  # roles/admin.yaml: the members who restore tables
 
-def settings_for(stack: StackConfig) -> Settings:
+
+def settings_for(warehouse: Warehouse) -> Settings:
+    """The rules' settings for a stack: from its stack file, and what the model knows beyond the
+    plan (raw sources' grants, who restores)."""
+    stack = warehouse.stack
+    accounts = {r.name: r.service_account.principal.member for r in warehouse.roles if r.service_account}
+    external = {f"{s.project}.{s.dataset_id}": {accounts[name]: "READER" for name in s.spec.readers if name in accounts}
+                for s in warehouse.sources}
+    admins = next((r.members for r in warehouse.roles if r.name == ADMIN_ROLE), ())
     return Settings(protected=stack.protect, advisory=frozenset(stack.policy_advisory),
-                    allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
+                    allowed_project_roles=PROJECT_ROLE_ALLOW_LIST, external_grants=external,
+                    restorers=tuple(p.member for p in admins))
 
 
 def resources_of(plan: Plan) -> list[Resource]:
