@@ -3,6 +3,7 @@ of the project for tests that break a declaration on purpose, and one local BigQ
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -56,6 +57,23 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run `python -m infra ...` in a child process, as a user would."""
     return subprocess.run([sys.executable, "-m", "infra", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, timeout=120)
+
+
+def run_cli_without_credentials(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+    """`python -m infra ...` without any Google Cloud credentials in reach."""
+    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_APPLICATION_CREDENTIALS"}
+    env.update({"NO_GCE_CHECK": "true", "CLOUDSDK_CONFIG": "/nonexistent-gcloud-config"}, **(env_extra or {}))
+    return subprocess.run([sys.executable, "-m", "infra", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=120)
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The one line a failed command wrote (exit 1, no traceback)."""
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 @pytest.fixture(scope="session")

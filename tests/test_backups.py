@@ -164,7 +164,7 @@ def test_coverage_shows_every_prod_dataset_covered_or_exempt():
     for ds in ("airflow", "census", "customer_io", "mart", "ml", "stg_external"):
         assert f"production_{ds}  [policies:" in out
     assert "production_reporting  [EXEMPT: Views only" in out
-    assert "every dataset covered or exempted." in out
+    assert "every dataset and raw source covered or exempted." in out
     assert "table revenue_mrr" in out and "time travel 7 d" in out and "copy to EU" in out
 
 

@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
-import subprocess
-import sys
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +37,8 @@ from infra.ops.restore_points import (
     resolve_table,
     time_travel_start,
 )
-from tests.conftest import ROOT, copy_project
+from tests.conftest import ROOT, copy_project, one_line_error
+from tests.conftest import run_cli_without_credentials as cli
 
 UTC = dt.UTC
 BACKUP_DATASETS = ("backup_us_28d", "backup_us_35d", "backup_us_400d")  # the dev stack's snapshot datasets
@@ -550,22 +548,6 @@ def test_bad_input_is_refused_and_changes_nothing(client, wh):
 
 
 # --- the CLI ---------------------------------------------------------------------------------------------
-
-def cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m infra ...` without any Google Cloud credentials in reach."""
-    env = {k: v for k, v in os.environ.items() if k != "GOOGLE_APPLICATION_CREDENTIALS"}
-    env.update({"NO_GCE_CHECK": "true", "CLOUDSDK_CONFIG": "/nonexistent-gcloud-config"}, **(env_extra or {}))
-    return subprocess.run([sys.executable, "-m", "infra", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=120)
-
-
-def one_line_error(result: subprocess.CompletedProcess) -> str:
-    assert result.returncode == 1, (result.stdout, result.stderr)
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
-
 
 def test_cli_errors_are_one_line_without_credentials():
     cases = [

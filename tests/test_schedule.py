@@ -3,10 +3,13 @@ the order check between an upstream and a downstream schedule."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from infra.checks.run_order import must_run_after
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
+from infra.declarations.schedule_runs import fire_times
 
 ALL_MONTHS = tuple(range(1, 13))
 
@@ -249,3 +252,32 @@ def test_order_wrong(downstream, upstream, margin, words):
 def test_negative_margin_is_a_programming_error():
     with pytest.raises(ValueError):
         _order("every day 05:10", "every day 04:10", -1)
+
+
+# --- when a schedule fires (for estimates) -------------------------------------------------------
+
+YEAR = (dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
+
+
+@pytest.mark.parametrize(("text", "count", "first"), [
+    ("every day 04:10", 365, "2026-01-01 04:10"),
+    ("every sunday 06:20", 52, "2026-01-04 06:20"),  # 2026-01-01 is a Thursday
+    ("1 of month 06:40", 12, "2026-01-01 06:40"),
+    ("1st,3rd monday of month 04:10", 24, "2026-01-05 04:10"),
+    ("first sunday of quarter 04:10", 4, "2026-01-04 04:10"),
+    ("every wed,fri of jan,jun 13:15", 17, "2026-01-02 13:15"),  # 9 in January, 8 in June
+    ("every 6 hours synchronized", 365 * 4, "2026-01-01 00:00"),
+    ("every 2 hours from 22:10 to 02:10", 365 * 3, "2026-01-01 00:10"),  # 22:10, 00:10, 02:10
+    ("29 of feb 04:10", 0, None),  # 2026 is not a leap year
+])
+def test_fire_times(text, count, first):
+    times = fire_times(parse_schedule(text), *YEAR)
+    assert len(times) == count
+    assert times == sorted(times) and all(YEAR[0] <= t < YEAR[1] for t in times)
+    if first:
+        assert f"{times[0]:%Y-%m-%d %H:%M}" == first
+
+
+def test_fire_times_needs_aware_datetimes():
+    with pytest.raises(ValueError, match="aware"):
+        fire_times(parse_schedule("every day 04:10"), dt.datetime(2026, 1, 1), YEAR[1])

@@ -123,13 +123,43 @@ def backups() -> None:
 
 @backups.command()
 @click.option("--stack", default="prod", show_default=True)
+@click.option("--sizes", is_flag=True,
+              help="Read each table's size from BigQuery (credentials needed) to estimate storage in bytes.")
+@EMULATOR_OPTION
 @click.pass_obj
-def coverage(root: Path, stack: str) -> None:
-    """Every dataset and table with its policies, recovery points and retention."""
-    from infra.ops.coverage import coverage_rows, render_coverage
+def coverage(root: Path, stack: str, sizes: bool, emulator_url: str | None) -> None:
+    """Every raw source, dataset and table: what it is worth (irreplaceable, history, rebuildable),
+    what protects it, and each policy's snapshot storage."""
+    from infra.ops.coverage import coverage as coverage_of
+    from infra.ops.coverage import render_coverage
+    from infra.ops.snapshot_storage import estimate, render_storage
 
+    command = "backups coverage"
     warehouse = load(root, stack)
-    click.echo(render_coverage(warehouse, coverage_rows(warehouse)))
+    rows = coverage_of(warehouse)
+    measured = None
+    if sizes:
+        bq = client(command, warehouse, emulator_url)
+        measured = _run(command, lambda: table_sizes(bq, [t.table_id for r in rows for t in r.tables
+                                                          if t.value != "view"]))
+    moment = utc_now()
+    storage, copies = estimate(warehouse, rows, moment, measured)
+    click.echo(render_coverage(warehouse, rows))
+    click.echo("")
+    click.echo(render_storage(storage, copies, moment, sized=measured is not None))
+
+
+def table_sizes(bq: Any, table_ids: list[str]) -> dict[str, int | None]:
+    """Each table's logical bytes now (None: it does not exist, or BigQuery does not say)."""
+    from google.api_core.exceptions import NotFound
+
+    out: dict[str, int | None] = {}
+    for table_id in table_ids:
+        try:
+            out[table_id] = bq.get_table(table_id).num_bytes
+        except NotFound:
+            out[table_id] = None
+    return out
 
 
 @backups.command("list")
