@@ -7,12 +7,13 @@ BigQuery client, the error guard):
 - `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;
-- `drift.py`: `drift` (the drift review) and `drift --unmanaged`.
+- `drift.py`: `drift` (the drift review) and `drift --unmanaged`;
+- `adopt.py`: `adopt` (the import file and migration report that take over what exists).
 
-Every command but `restore`, `backups list`, `drift` (without `--from-json`) and
-`drift --unmanaged` works offline: no credentials, no Pulumi CLI, no network. Exit codes: 0
-fine, 1 problems in the declarations or a refusal (one line each on stderr), 2 wrong usage
-(`drift`: 2 is drift, usage errors are 1). Bad input never produces a traceback.
+Every command but `restore`, `backups list`, `backups copy`, `backups coverage --sizes`, `adopt`,
+`drift` (without `--from-json`) and `drift --unmanaged` works offline: no credentials, no Pulumi
+CLI, no network. Exit codes: 0 fine, 1 problems in the declarations or a refusal (one line each on
+stderr), 2 wrong usage (`drift` and `adopt`: 2 is a finding, usage errors are 1). Bad input never produces a traceback.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli import backups, check, drift, plan, run
+from infra.cli import adopt, backups, check, drift, plan, run
 from infra.model.load import repository_root
 
 
@@ -35,7 +36,7 @@ def main_group(ctx: click.Context, root: Path | None) -> None:
 
 
 for command in (check.check, plan.plan, check.graph, run.run, backups.backups, check.policy_config,
-                backups.restore, drift.drift):
+                backups.restore, drift.drift, adopt.adopt):
     main_group.add_command(command)
 
 

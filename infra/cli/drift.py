@@ -29,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import Refused, client, fail, guarded, known_stack
+from infra.cli.preflight import Refused, UsageExitsOne, client, fail, guarded, known_stack
 from infra.model.load import load_for_stack
 from infra.ops.drift.preview import PreviewError, parse_preview
 from infra.ops.drift.report import build_report, error_report, render_markdown, write_report
@@ -64,18 +64,7 @@ def run_preview(root: Path, stack: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
-class _Command(click.Command):
-    """Usage errors exit 1, not click's 2: here 2 means drift."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.exit_code = 1
-            raise
-
-
-@click.command(cls=_Command)
+@click.command(cls=UsageExitsOne)
 @click.option("--stack", required=True, help="The stack to review (its Pulumi.<stack>.yaml).")
 @click.option("--unmanaged", is_flag=True,
               help="List what exists in the stack's project that no declaration owns, instead of the preview's drift.")

@@ -40,6 +40,18 @@ EMULATOR_OPTION = click.option(
     help="Use the local BigQuery emulator at this URL (anonymous credentials, the emulator's SQL). For tests.")
 
 
+class UsageExitsOne(click.Command):
+    """A command whose exit code 2 means a finding (`drift`, `adopt`): usage errors exit 1, not
+    click's 2."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
 def fail(command: str, message: str) -> NoReturn:
     click.echo(f"{command}: {message}", err=True)
     sys.exit(1)

@@ -23,6 +23,7 @@ from infra.vocabulary import BACKUP_LAYERS
 
 RUNNER_ROLE = "runner"
 BACKUP_ROLE = "backup"
+ADMIN_ROLE = "admin"  # roles/admin.yaml: the platform admins, who own every dataset and restore tables
 
 
 @dataclass(frozen=True, order=True)

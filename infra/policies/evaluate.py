@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST
-from infra.model.warehouse import Warehouse
+from infra.model.warehouse import ADMIN_ROLE, Warehouse
 from infra.plan.runtime import Plan
 from infra.policies import RULES
 from infra.policies.base import Resource, Settings, Violation
-
-ADMIN_ROLE = "admin"  # roles/admin.yaml: the members who restore tables
 
 
 def settings_for(warehouse: Warehouse) -> Settings:
