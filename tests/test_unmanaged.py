@@ -73,6 +73,11 @@ def build_declared(client: bigquery.Client, warehouse) -> None:
     for policy in ("daily_snapshots", "prerestore"):
         client.query(f"CREATE SNAPSHOT TABLE `{project}.{backup}.{mart}__core_users__{policy}__{STAMP}` "
                      f"CLONE `{project}.{mart}.core_users`", job_retry=None).result()
+    # a history policy snapshots the raw sources too, named by the source's dataset id
+    source = warehouse.sources[0]
+    table = next(iter(source.spec.tables))
+    client.query(f"CREATE SNAPSHOT TABLE `{project}.{backup}.{source.dataset_id}__{table}__daily_snapshots__{STAMP}` "
+                 f"CLONE `{project}.{source.dataset_id}.{table}`", job_retry=None).result()
     client.copy_table(f"{project}.{mart}.core_users", f"{project}.{by_name['dr_mart'].dataset_id}.core_users").result()
     for copy in warehouse.backups.declarations.copies:
         dataset, _, table = copy.destination.partition(".")
@@ -112,9 +117,10 @@ def test_the_declared_warehouse_is_not_reported(scanned_project):
     assert report.findings == [], [f.sentence for f in report.findings]
     assert report.exit_code == 0
     # Everything was looked at: 10 managed datasets and 6 raw sources; declared tables, views,
-    # snapshots, the DR copy and the one-off copy; every ACL entry of the managed datasets.
+    # snapshots (of a managed table twice, of a raw source's table once), the DR copy and the one-off copy;
+    # every ACL entry of the managed datasets.
     assert report.scanned["datasets"] == len(warehouse.datasets) + len(warehouse.sources)
-    assert report.scanned["tables"] == len(warehouse.queries) + 4
+    assert report.scanned["tables"] == len(warehouse.queries) + 5
     assert report.scanned["acl_entries"] == sum(
         1 for d in warehouse.datasets for e in d.accesses if e.authorized_dataset is None)
 

@@ -8,8 +8,9 @@ dataset and every managed dataset's ACL, and compares them with the validated mo
 
 - datasets that are neither managed (`datasets/`, the backup datasets) nor a declared raw source;
 - tables and views of a managed dataset that no scheduled query or view declares, except what
-  the backup system owns: snapshots in the snapshot dataset named
-  `<managed dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>` (a declared policy, or `prerestore`),
+  the backup system owns: snapshots in the snapshot datasets named
+  `<source dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>` (the source a managed dataset or a raw
+  source; the policy a declared one, or `prerestore`),
   every table of a disaster-recovery dataset (`dr_<dataset>`, a copy of its source, stray tables
   included), and the declared one-off copies. Tables named `<declared table>_restored_<stamp>` or
   `<declared table>_restoring_<stamp>` are reported apart, as restore leftovers;
@@ -178,7 +179,9 @@ class Scanner:
                 dataset, _, table = copy.destination.partition(".")
                 tables.setdefault(dataset, set()).add(table)
         self.tables = tables
-        self.managed_ids = sorted(self.managed, key=len, reverse=True)
+        # What snapshot names start with: a managed dataset's id, or a raw source's (any project).
+        self.snapshotted_ids = sorted(set(self.managed) | {s.dataset_id for s in warehouse.sources},
+                                      key=len, reverse=True)
 
     def scan(self) -> UnmanagedReport:
         report = UnmanagedReport(stack=self.warehouse.stack.stack, project=self.project)
@@ -258,8 +261,9 @@ class Scanner:
                          {"dataset": dataset.dataset_id, "table": table, "table_type": table_type})
 
     def _is_backup_snapshot(self, table: str) -> bool:
-        """`<managed dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>`, as the snapshot script names them."""
-        for dataset_id in self.managed_ids:
+        """`<source dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>`, as the snapshot script names them
+        (the source a managed dataset or a raw source)."""
+        for dataset_id in self.snapshotted_ids:
             if not table.startswith(dataset_id + "__"):
                 continue
             rest, _, stamp = table[len(dataset_id) + 2:].rpartition("__")
