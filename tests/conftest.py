@@ -3,6 +3,7 @@ of the project for tests that break a declaration on purpose, and one local BigQ
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from infra.local.emulator import Emulator
+from infra.model.load import load_for_stack
 from infra.plan.runtime import Plan, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,19 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
                           cwd=cwd or ROOT, timeout=120)
 
 
+def isolated(warehouse, prefix: str):
+    """The warehouse with every dataset id under `prefix` instead of the stack's (tests that share
+    the session's emulator each work in datasets of their own)."""
+    stack = dataclasses.replace(warehouse.stack, dataset_prefix=prefix)
+    datasets = tuple(dataclasses.replace(d, dataset_id=prefix + d.name) for d in warehouse.datasets)
+    return dataclasses.replace(warehouse, stack=stack, datasets=datasets)
+
+
+# The company's documented example query (code-block editors in public spaces over the past 7
+# days), as its documentation writes it; only the dataset name is the stack's.
+COMPANY_EXAMPLE = (ROOT / "tests" / "fixtures" / "company_example.sql").read_text(encoding="utf-8")
+
+
 def run_cli_without_credentials(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m infra ...` without any Google Cloud credentials in reach."""
     env = {k: v for k, v in os.environ.items() if k != "GOOGLE_APPLICATION_CREDENTIALS"}
@@ -74,6 +89,18 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     return lines[0]
+
+
+@pytest.fixture(scope="session")
+def dev():
+    """The dev stack's model, as declared."""
+    return load_for_stack(ROOT, "dev")
+
+
+@pytest.fixture(scope="session")
+def client(emulator):
+    """A client of the session's emulator (anonymous credentials)."""
+    return emulator.client()
 
 
 @pytest.fixture(scope="session")

@@ -25,11 +25,6 @@ RUN_DATE = dt.date(2026, 1, 15)
 RUN_TIME = dt.datetime(2026, 1, 15, 3, 0, tzinfo=dt.UTC)
 
 
-@pytest.fixture(scope="module")
-def client(emulator: Emulator) -> bigquery.Client:
-    return emulator.client()
-
-
 @pytest.fixture
 def dataset(client: bigquery.Client, request: pytest.FixtureRequest) -> str:
     """A fresh dataset named after the test (the emulator is shared by the whole session)."""
@@ -271,3 +266,18 @@ def test_merge_insert_row_fails(client, dataset):
     # GAP: the short form `INSERT ROW` is refused.
     with pytest.raises(BadRequest, match='syntax error at or near "ROW"'):
         client.query(merge.format("ROW")).result()
+
+
+def test_a_required_column_refuses_null_only_when_made_by_ddl(client, dataset):
+    # BigQuery's REQUIRED means "NULL values are not allowed" (docs/real-world.md, required-mode). The emulator
+    # enforces it for a table made by DDL (`NOT NULL`), but GAP: not for one made through the API with a
+    # REQUIRED field, as the program and the local run make tables. The local run checks each build's rows
+    # against its contract before it writes them.
+    client.query(f"CREATE TABLE {dataset}.ddl (id STRING NOT NULL, n INT64)").result()
+    with pytest.raises(BadRequest, match="NOT NULL constraint failed"):
+        client.query(f"INSERT INTO {dataset}.ddl (id, n) SELECT CAST(NULL AS STRING), 1").result()
+    client.create_table(bigquery.Table(f"{PROJECT}.{dataset}.api", schema=[
+        bigquery.SchemaField("id", "STRING", mode="REQUIRED"), bigquery.SchemaField("n", "INT64")]))
+    assert client.get_table(f"{dataset}.api").schema[0].mode == "REQUIRED"
+    client.query(f"INSERT INTO {dataset}.api (id, n) SELECT CAST(NULL AS STRING), 1").result()
+    assert rows(client, f"SELECT COUNT(*) FROM {dataset}.api WHERE id IS NULL") == [(1,)]

@@ -10,7 +10,6 @@ one, because the emulator keeps a table's history by its own wall clock.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import re
 import time
@@ -37,7 +36,7 @@ from infra.ops.restore_points import (
     resolve_table,
     time_travel_start,
 )
-from tests.conftest import ROOT, copy_project, one_line_error
+from tests.conftest import ROOT, copy_project, isolated, one_line_error
 from tests.conftest import run_cli_without_credentials as cli
 
 UTC = dt.UTC
@@ -58,23 +57,6 @@ ROWS = [(i, dt.date(2026, 1, 10 + i % 5), None if i % 7 == 0 else f"c{i % 4}",
 
 
 # --- set-up -----------------------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def dev():
-    return load_for_stack(ROOT, "dev")
-
-
-@pytest.fixture(scope="module")
-def client(emulator) -> bigquery.Client:
-    return emulator.client()
-
-
-def isolated(warehouse, prefix: str):
-    """The warehouse with every dataset id under `prefix` instead of the stack's."""
-    stack = dataclasses.replace(warehouse.stack, dataset_prefix=prefix)
-    datasets = tuple(dataclasses.replace(d, dataset_id=prefix + d.name) for d in warehouse.datasets)
-    return dataclasses.replace(warehouse, stack=stack, datasets=datasets)
-
 
 @pytest.fixture
 def wh(dev, client, request):

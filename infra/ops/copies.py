@@ -88,16 +88,21 @@ class Copier:
         source, destination = self.table_id(spec.source), self.table_id(spec.destination)
         location = self.warehouse.dataset(spec.source.partition(".")[0]).location
         project = self.warehouse.stack.project
-        attempt = 1
+        attempt, done = 1, None
         while True:
             job_id = copy_job_id(name, project, source, destination, attempt)
             earlier = self._job(job_id, location)
             if earlier is None:
                 break
-            if earlier.error_result is None and self._table(destination) is not None:
-                got = self._table(destination)
-                return CopyResult(name, source, destination, job_id, got.num_rows or 0, already_done=True)
+            if getattr(earlier, "state", "DONE") != "DONE":  # a copy started by another run of this command
+                raise CopyError(f"the copy job {job_id} of {name} is still {str(earlier.state).lower()}",
+                                "run `backups copy` again once it has finished (it then reports that job)")
+            if earlier.error_result is None:
+                done = job_id  # the newest attempt that succeeded made the table there now
             attempt += 1  # a failed attempt (or its table dropped since): a new job id
+        got = self._table(destination) if done is not None else None
+        if got is not None:
+            return CopyResult(name, source, destination, done, got.num_rows or 0, already_done=True)
         self._wait_for_source(spec, source, wait_seconds)
         if self._table(destination) is not None:
             raise CopyError(f"{spec.destination} ({destination}) exists already, and a one-off copy never overwrites",
