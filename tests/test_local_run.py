@@ -12,7 +12,7 @@ from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
 from infra.local.runner import LocalRun, contract_problems, parameters_of, read_run_date, split_statements
 from infra.model.load import load_for_stack
-from tests.conftest import ROOT, run_cli
+from tests.conftest import COMPANY_EXAMPLE, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
@@ -63,19 +63,6 @@ def test_app_events_are_the_app_subset_with_properties_extracted(local_run, emul
     assert {json.loads(r["space_properties"])["spaceVisibility"] for r in inserted} == {"public", "private"}
 
 
-# The company's documented example query, as its documentation writes it (dataset name aside).
-COMPANY_EXAMPLE = """
-SELECT
-  event_date,
-  COUNT(DISTINCT user_id) AS editors
-FROM `acme-warehouse-dev.dev_stg_external.amplitude_app_events`
-WHERE event_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY)
-  AND event_name = 'edit_page_document_insert_block'
-  AND JSON_EXTRACT_SCALAR(event_properties, '$.blockType') = 'code'
-  AND JSON_EXTRACT_SCALAR(space_properties, '$.spaceVisibility') = 'public'
-GROUP BY event_date
-ORDER BY event_date
-"""
 
 
 def test_the_companys_example_query_counts_code_block_editors_in_public_spaces(local_run, emulator):
@@ -83,7 +70,10 @@ def test_the_companys_example_query_counts_code_block_editors_in_public_spaces(l
     # code block went into a private space; carol's of 2026-10-31 was an update.
     expected = [{"event_date": dt.date(2026, 11, 1), "editors": 2}]
     clock = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)  # the run's day, as the local run reads CURRENT_DATE()
-    assert rows(emulator, adapt_for_emulator(COMPANY_EXAMPLE, clock)) == expected
+    # as an analyst runs it against dev: the documented query, with the dataset's id
+    sql = COMPANY_EXAMPLE.replace("stg_external.amplitude_app_events",
+                                  "`acme-warehouse-dev.dev_stg_external.amplitude_app_events`")
+    assert rows(emulator, adapt_for_emulator(sql, clock)) == expected
     assert rows(emulator, "SELECT * FROM `acme-warehouse-dev.dev_reporting.app_code_block_editors`") == expected
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import COMPANY_EXAMPLE, ROOT, run_cli
 
 STG = "scheduled_queries/staging/stripe"
 MART = "scheduled_queries/mart/revenue"
@@ -160,17 +160,7 @@ def test_incremental_query_needs_a_run_parameter_and_partitioning(project):
     assert any("must be partitioned" in line for line in lines)
 
 
-CODE_EDITORS = """SELECT
-  event_date,
-  COUNT(DISTINCT user_id) AS editors
-FROM stg_external.amplitude_app_events
-WHERE event_date >= DATE_SUB(CURRENT_DATE(), INTERVAL 7 DAY)
-  AND event_name = 'edit_page_document_insert_block'
-  AND JSON_EXTRACT_SCALAR(event_properties, '$.blockType') = 'code'
-  AND JSON_EXTRACT_SCALAR(space_properties, '$.spaceVisibility') = 'public'
-GROUP BY event_date
-ORDER BY event_date
-"""
+CODE_EDITORS = COMPANY_EXAMPLE
 EDITORS = ("description: Code block editors.\nschedule: every day 04:40\ncolumns:\n"
            "  - {name: event_date, type: DATE, description: Day.}\n"
            "  - {name: editors, type: INT64, description: Editors.}\n")
@@ -188,3 +178,9 @@ def test_an_upper_bound_by_current_date_alone_is_a_full_scan(project):
     add_query(project, "scheduled_queries/mart/product", "code_block_editors", sql, EDITORS)
     [line] = problems_of(project)
     assert "full scan of partitioned stg_external.amplitude_app_events" in line
+
+
+def test_the_shipped_view_is_the_companys_example_unchanged():
+    shipped = (ROOT / "scheduled_queries/reporting/tableau/app_code_block_editors.sql").read_text(encoding="utf-8")
+    body = "".join(line for line in shipped.splitlines(keepends=True) if not line.startswith("--"))
+    assert body == COMPANY_EXAMPLE

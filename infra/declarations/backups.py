@@ -100,7 +100,7 @@ def load_backups(root: Path, problems: Problems) -> BackupDeclarations:
 COPY_FIELDS = (
     Field("description", str, required=True, example="'MRR before the currency change (DATA-231).'"),
     Field("source", str, required=True, example="mart.revenue_mrr"),
-    Field("destination", str, required=True, example="backup_us.revenue_mrr_before_fx"),
+    Field("destination", str, required=True, example="backup_us_400d.revenue_mrr_before_fx"),
 )
 _TABLE_REF = re.compile(r"^[a-z][a-z0-9_]*\.[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -21,7 +21,7 @@ is the local emulator's fallback, chosen explicitly by the caller (the tests, th
 `--emulator-url`), never detected: the emulator parses neither `CLONE ... FOR SYSTEM_TIME AS OF`
 (so it gets `CREATE TABLE t AS SELECT * FROM s FOR SYSTEM_TIME AS OF ...`, which loses
 partitioning and clustering) nor `CREATE SNAPSHOT TABLE` with `OPTIONS(...)` (so its safety
-snapshot does not expire). Written down in docs/backups-and-restore.md.
+snapshot does not expire). Written down in docs/backups.md.
 
 Every job runs without the client's job retry and with a bounded API retry: the emulator answers
 some failures with HTTP 500, which the client would otherwise retry for ten minutes, and a DDL
