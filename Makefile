@@ -11,9 +11,12 @@ BQ_VENV := .venv-bqemulator
 BQ_PY := $(BQ_VENV)/bin/python
 STACK ?= prod
 
-.PHONY: setup plan run check test clean
+.PHONY: setup setup-program plan run check test clean
 
 setup: $(VENV)/.installed $(BQ_VENV)/.installed
+
+# The program's virtualenv only: what Pulumi runs (CI's preview, up and drift jobs need no emulator).
+setup-program: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -10,7 +10,9 @@ from tests.conftest import ROOT
 
 LEDGER = ROOT / "docs" / "real-world.md"
 _ROW = re.compile(r"^\| (?P<id>[a-z0-9-]+) \| (?P<fact>.+?) \| (?P<source>.+?) \| (?P<test>.+?) \|$")
-_SOURCE = re.compile(r"^(https://(cloud\.google\.com|www\.pulumi\.com)/\S+|(TF|TF-beta|engine|pulumi-gcp) `.+)")
+# A documentation page of Google Cloud, Pulumi or GitHub, or a source file of the provider or the engine.
+_SOURCE = re.compile(r"^(https://(cloud\.google\.com|www\.pulumi\.com|docs\.github\.com)/\S+"
+                     r"|(TF|TF-beta|engine|pulumi-gcp) `.+)")
 
 
 def rows() -> list[dict]:
