@@ -9,11 +9,12 @@ Both write their report as Markdown (for an issue or a pull-request comment) and
 machines) into `--out` (default `drift-report/`): `<stack>.md`/`.json` and
 `<stack>-unmanaged.md`/`.json`; a live preview's raw JSON is kept as `<stack>.preview.json`.
 The Markdown is printed too. Exit codes: 0 nothing found, 2 drift (or unmanaged objects), 1 error,
-whatever the Pulumi CLI's own exit code was (it is read from the preview's JSON, never trusted:
-PITFALLS.md). Bad usage exits 1 too, so that 2 always means drift.
+whatever the Pulumi CLI's own exit code was (0, 7, 1 from 3.226; 255 for any error before). Bad
+usage exits 1 too, so that 2 always means drift.
 
-The preview is `pulumi preview --refresh --expect-no-changes --json --non-interactive --stack S
---cwd <root>`: a preview never writes the state (`pulumi refresh` would, even when it fails).
+The preview is `pulumi preview --refresh --show-sames --expect-no-changes --json --non-interactive
+--stack S --cwd <root>`: a preview never writes the state (`pulumi refresh` would, even when it
+fails). Its exit code is only read for what the JSON cannot say (`infra.ops.drift.report`).
 
 `--emulator-url URL` (hidden) points the unmanaged scan at a local BigQuery emulator with
 anonymous credentials; the tests use it.
@@ -42,7 +43,10 @@ COMMAND = "drift"
 
 
 def preview_command(pulumi: str, root: Path, stack: str) -> list[str]:
-    return [pulumi, "preview", "--refresh", "--expect-no-changes", "--json", "--non-interactive",
+    # --show-sames: without it an unchanged resource and one deleted outside that the files no longer
+    # declare look alike (a refresh step and nothing after it), and drift the files do not manage
+    # (ignore_changes) is not shown at all (docs/real-world.md, "preview-show-sames").
+    return [pulumi, "preview", "--refresh", "--show-sames", "--expect-no-changes", "--json", "--non-interactive",
             "--stack", stack, "--cwd", str(root)]
 
 
@@ -100,7 +104,7 @@ def _preview_drift(root: Path, stack: str, from_json: Path | None, out_dir: Path
     else:
         cli_exit, stdout, stderr = run_preview(root, stack)
         raw = stdout
-        source = "pulumi preview --refresh --expect-no-changes --json"
+        source = "pulumi preview --refresh --show-sames --expect-no-changes --json"
     try:
         document = parse_preview(stdout)
     except PreviewError as exc:

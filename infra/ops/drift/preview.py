@@ -1,15 +1,20 @@
-"""Reading `pulumi preview --refresh --json`: the document, its property paths, its steps by resource.
+"""Reading `pulumi preview --refresh --show-sames --json`: the document, its property paths, its steps by resource.
 
-The input is the document `pulumi preview --json` prints (Pulumi's `display.PreviewDigest`):
+The input is the one JSON object `pulumi preview --json` prints (the engine's `PreviewDigest`):
 `steps` (each with `op`, `urn`, `oldState`/`newState` holding `inputs` and `outputs`,
 `diffReasons`, `replaceReasons`, `detailedDiff` mapping property paths such as `accesses[3]`,
 `params.query` or `labels["managed-by"]` to `{kind: add|delete|update|*-replace, inputDiff}`),
-`diagnostics` (`severity` debug/info/info#err/warning/error), `changeSummary` and `duration`.
-With `--refresh` a resource shows up to twice: first its refresh step (op `refresh`, or `update`
-/`delete` when the refresh found BigQuery different from the state), then the preview's step,
-whose old state is what BigQuery has now and whose new state is what the files declare (the CLI
-rewrites a refresh step that found a difference into `update` or `delete`: pulumi/pulumi#16146,
-#16851; a `refresh` step means the refresh found BigQuery as the state says).
+`diagnostics` (`severity` info/info#err/warning/error), `changeSummary` and `duration`.
+
+How a refreshed preview shows drift (docs/real-world.md, "preview-*", from the engine's source):
+every resource of the state first gets a step with op `refresh` whose `oldState` and `newState`
+are both the state BEFORE the refresh (what the last `up` left); the refresh's result becomes the
+base of the preview, so the program's step for the same URN has as `oldState` what the cloud
+holds now, and as `newState` what the files declare. Drift made outside the code is the
+difference between the refresh step's state and that `oldState`; the program step's own diff is
+what the next `up` would do. A resource deleted outside shows as its refresh step followed by a
+`create` (no `delete` step); with `--show-sames`, a refresh step with nothing after it is a
+resource deleted outside that the files no longer declare either.
 
 Deliberately not here: what a difference means (`findings.py`) and the report (`report.py`).
 """
@@ -25,6 +30,8 @@ from typing import Any
 QUIET_OPS = frozenset({"same", "read", "refresh", "diff", "discard", "read-replacement", "discard-replaced"})
 REPLACE_OPS = frozenset({"replace", "create-replacement", "delete-replaced", "import-replacement"})
 MISSING = object()  # a property path that leads nowhere in a state
+STACK = "pulumi:pulumi:Stack"
+SECRET = "[secret]"  # how the document shows every secret value
 
 
 class PreviewError(ValueError):
@@ -100,37 +107,55 @@ def urn_parts(urn: str) -> tuple[str, str]:
 
 @dataclass
 class StepsOf:
-    """The steps of one resource (one URN): its refresh step and the preview's steps."""
+    """The steps of one resource (one URN): its refresh step and the program's steps."""
 
     urn: str
-    refresh: dict | None = None  # the refresh step (what the refresh found)
-    preview: list[dict] = field(default_factory=list)  # the preview's steps (what `up` would do)
+    refresh: dict | None = None  # the refresh step: the state before the refresh
+    preview: list[dict] = field(default_factory=list)  # the program's steps (what `up` would do)
+
+    @property
+    def checkpoint(self) -> dict | None:
+        """The state the last `up` left (the refresh step's), None without a refresh step."""
+        state = (self.refresh or {}).get("oldState")
+        return state if isinstance(state, dict) else None
+
+    @property
+    def deleted_outside(self) -> bool:
+        """The refresh found it gone: it was in the state, and the program's step creates it."""
+        return (self.refresh is not None and bool(self.preview)
+                and self.preview[0].get("op") in ("create", "create-replacement")
+                and not self.preview[0].get("oldState"))
+
+    @property
+    def cloud(self) -> dict | None:
+        """What the cloud holds now: the `oldState` of the first program step that has one (None
+        when the resource is gone or not known)."""
+        return next((s["oldState"] for s in self.preview if isinstance(s.get("oldState"), dict)), None)
 
 
-def group_steps(steps: list[dict], refreshed: bool) -> dict[str, StepsOf]:
-    """Steps by URN, split into the refresh's step and the preview's.
-
-    A resource's first step is its refresh step when the document was refreshed and that step is
-    `refresh`, or is followed by more steps for the same URN, or is an `update`/`delete` alone
-    (the refresh found a difference and the preview's `same` step is not shown)."""
-    grouped: dict[str, list[dict]] = {}
+def group_steps(steps: list[dict]) -> dict[str, StepsOf]:
+    """Steps by URN, in the document's order: the refresh step (op `refresh`) apart from the program's."""
+    out: dict[str, StepsOf] = {}
     for step in steps:
-        if isinstance(step, dict) and step.get("urn"):
-            grouped.setdefault(step["urn"], []).append(step)
-    out = {}
-    for urn, items in grouped.items():
-        resource = StepsOf(urn)
-        first = items[0]
-        if refreshed and (first.get("op") == "refresh" or len(items) > 1 or first.get("op") in ("update", "delete")):
-            resource.refresh, items = first, items[1:]
-        resource.preview = items
-        out[urn] = resource
+        if not (isinstance(step, dict) and step.get("urn")):
+            continue
+        resource = out.setdefault(step["urn"], StepsOf(step["urn"]))
+        if step.get("op") == "refresh" and resource.refresh is None and not resource.preview:
+            resource.refresh = step
+        else:
+            resource.preview.append(step)
     return out
 
 
 def is_refreshed(steps: list[dict]) -> bool:
-    urns = [s.get("urn") for s in steps if isinstance(s, dict)]
-    return any(isinstance(s, dict) and s.get("op") == "refresh" for s in steps) or len(urns) != len(set(urns))
+    return any(isinstance(s, dict) and s.get("op") == "refresh" for s in steps)
+
+
+def shows_sames(steps: list[dict]) -> bool:
+    """Whether the preview ran with `--show-sames`: a `same` step of anything but the stack, which
+    is always shown."""
+    return any(isinstance(s, dict) and s.get("op") == "same" and urn_parts(str(s.get("urn")))[0] != STACK
+               for s in steps)
 
 
 def _first_line(text: str) -> str:

@@ -1,9 +1,12 @@
 """The drift report: findings, errors and notes of one preview, as Markdown and JSON.
 
 `build_report` reads a preview document (`preview.py`) into findings (`findings.py`), decides the
-status from the parsed steps and diagnostics (exit codes of the CLI are not trusted: 255 is both
-"changes" and "error" on older CLIs, PITFALLS.md), and `render_markdown` writes it for an issue or
-a pull-request comment; `as_json` is the same report for machines.
+status from the parsed steps and diagnostics, and `render_markdown` writes it for an issue or a
+pull-request comment; `as_json` is the same report for machines. The CLI's exit code is read
+only to tell what the JSON cannot: both generations are understood (docs/real-world.md,
+"preview-exit-codes"): from 3.226, 0 no change, 7 changes proposed under `--expect-no-changes`,
+1 a failed preview, 2/3/6/8 configuration, authentication, unknown stack, cancelled; before, 255
+for every error, changes proposed included.
 
 Deliberately not here: running the CLI (`infra.cli.drift`), and what a refresh cannot see
 (objects created by hand that no resource tracks: `infra.ops.unmanaged`).
@@ -13,17 +16,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.ops.drift.findings import Context, Finding, findings_of, show
-from infra.ops.drift.preview import MISSING, group_steps, is_refreshed
+from infra.ops.drift.preview import MISSING, group_steps, is_refreshed, shows_sames
 
 if TYPE_CHECKING:
     from infra.model.warehouse import Warehouse
 
 NO_CHANGES_EXPECTED = "no changes were expected"
+PROTECTED_REPLACE = re.compile(r'unable to replace resource "([^"]+)"\s+as it is currently marked for protection')
+CLI_EXIT_CODES = {  # what the Pulumi CLI's exit code says (3.226 and later; 255: any error before)
+    0: "no change proposed", 1: "the preview failed", 2: "a configuration or flag error", 3: "an authentication error",
+    6: "the stack was not found", 7: "changes were proposed (--expect-no-changes)", 8: "the preview was cancelled",
+    255: "an error, or changes proposed under --expect-no-changes (a CLI before 3.226)",
+}
 DIFF_LINES = 40  # lines of a SQL diff shown in Markdown
 
 
@@ -38,6 +48,7 @@ class DriftReport:
     duration_seconds: float | None = None
     cli_exit_code: int | None = None
     refreshed: bool = False
+    protected_replacements: list[str] = field(default_factory=list)  # URNs whose replacement protection refused
     source: str = "pulumi preview --refresh --json"
 
     @property
@@ -82,30 +93,59 @@ def build_report(document: dict, stack: str, cli_exit_code: int | None = None,
                          change_summary=dict(document.get("changeSummary") or {}))
     if isinstance(document.get("duration"), (int, float)):
         report.duration_seconds = round(document["duration"] / 1e9, 1)  # a Go time.Duration: nanoseconds
+    protected: set[str] = set()
     for diagnostic in document.get("diagnostics") or []:
+        if not isinstance(diagnostic, dict):
+            continue
         severity = diagnostic.get("severity")
-        message = " ".join(str(diagnostic.get("message") or "").split())
-        if severity == "error" and NO_CHANGES_EXPECTED not in message:
-            report.errors.append(message or "the preview reported an error without a message")
+        raw = str(diagnostic.get("message") or "")
+        message = " ".join(raw.split())
+        refused = PROTECTED_REPLACE.search(raw)
+        if refused:  # a replacement protection refuses: a finding of its own, not a failed review
+            protected.add(refused.group(1))
+        elif severity == "error" and NO_CHANGES_EXPECTED not in message:
+            report.errors.append(message.removeprefix("error: ") or "the preview reported an error without a message")
         elif severity == "warning" and message:
-            report.warnings.append(message)
+            report.warnings.append(message.removeprefix("warning: "))
     if not steps and not report.errors:
         report.errors.append("the preview has no steps at all: it did not run the program (a real preview always "
                              "has the stack's own step); see the CLI's error output")
     if document.get("maybeCorrupt"):
         report.warnings.append("Pulumi says one or more resources may be corrupt (maybeCorrupt): run "
                                "`pulumi stack export` and check the state before anything else.")
-    if not refreshed:
+    if steps and not refreshed:
         report.notes.append("The preview was not refreshed: differences made outside the code since the last `up` "
                             "are invisible, and the origin of each difference is unknown.")
-    context = Context(stack, refreshed, warehouse)
-    for resource in group_steps(steps, refreshed).values():
+    report.protected_replacements = sorted(protected)
+    context = Context(stack, refreshed, warehouse, shows_sames(steps), frozenset(protected))
+    for resource in group_steps(steps).values():
         findings, notes = findings_of(resource, context)
         report.findings.extend(findings)
         report.notes.extend(notes)
+    _read_exit_code(report)
     report.warnings[:0] = [f"Data loss: {f.subject}: {f.what}. Do not re-apply before reading the finding below."
                            for f in report.findings if f.data_loss]
     return report
+
+
+def _read_exit_code(report: DriftReport) -> None:
+    """What the JSON cannot say: a CLI that failed without an error diagnostic, or that proposed
+    changes the findings do not explain."""
+    code = report.cli_exit_code
+    if code in (None, 0) or report.errors:
+        return
+    meaning = CLI_EXIT_CODES.get(code, "an unknown exit code")
+    changed = bool(report.findings) or any(op not in ("same", "refresh") for op in report.change_summary)
+    if code in (7, 255) and changed:
+        return  # changes were proposed: the findings are them
+    if code in (1, 255) and report.protected_replacements:
+        return  # the preview fails on a replacement protection refuses: its finding says so
+    if code == 7:
+        report.errors.append(f"`pulumi preview` exited 7 ({meaning}) but its JSON shows no change this review "
+                             "understands: run `pulumi preview --diff` and read it")
+        return
+    report.errors.append(f"`pulumi preview` exited {code} ({meaning}) and its JSON says no more: the review did not "
+                         "complete")
 
 
 def _code(value: Any) -> str:
