@@ -59,8 +59,23 @@ def test_read_mapping_reports_every_kind_of_problem():
     assert "title: missing required key" in text
     assert "kind: 'c' is not allowed" in text
     assert "items[1]: must be a whole number" in text
-    assert values == {"color": None}
+    # every key is there, a rejected one holding its default, so a caller can index it safely
+    assert values == {"name": None, "title": None, "kind": None, "items": None, "color": None}
+    assert values.rejected == {"name", "title", "kind", "items"}
     assert all("fix:" in str(p) for p in problems)
+
+
+def test_read_mapping_refuses_empty_text_control_characters_and_long_text():
+    problems = Problems()
+    doc = load_text("a: '  '\nb: \"x\\u0000y\"\nc: " + "z" * 20 + "\nd: 30\n", "f.yaml", problems)
+    fields = (Field("a", str), Field("b", str), Field("c", str, max_length=10), Field("d", int, maximum=24))
+    values = read_mapping(doc, (), doc.data, fields, problems, "a thing")
+    text = "\n".join(str(p) for p in problems)
+    assert "a: must not be empty" in text
+    assert "b: contains the control character U+0000" in text
+    assert "c: is 20 characters long, more than the 10 BigQuery keeps" in text
+    assert "d: 30 is out of range (at most 24)" in text
+    assert values.rejected == {"a", "b", "c", "d"}
 
 
 def test_booleans_are_not_numbers():

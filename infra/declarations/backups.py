@@ -146,7 +146,7 @@ def _load_policy(root: Path, path: Path, problems: Problems) -> Policy | None:
     if v is None:
         return None
     schedule = None
-    if "schedule" in v:
+    if "schedule" not in v.rejected and v["schedule"] is not None:
         try:
             schedule = parse_schedule(v["schedule"])
         except ScheduleError as exc:

@@ -27,7 +27,8 @@ COLUMN_FIELDS = (
     Field("name", str, required=True, example="user_id"),
     Field("type", str, required=True, choices=TYPES, example="STRING"),
     Field("mode", str, default="NULLABLE", choices=MODES, example="REQUIRED"),
-    Field("description", str, required=True, example="'Stripe customer id (cus_...).'"),
+    # "the text can be at most 1,024 characters" (docs/real-world.md, "description-lengths")
+    Field("description", str, required=True, example="'Stripe customer id (cus_...).'", max_length=1024),
 )
 
 
@@ -56,7 +57,7 @@ def read_columns(doc: Doc, path: tuple, raw: object, problems: Problems) -> tupl
     seen: set[str] = set()
     for i, item in enumerate(raw):
         v = read_mapping(doc, path + (i,), item, COLUMN_FIELDS, problems, "a column")
-        if not v or "name" not in v or "type" not in v or "description" not in v:
+        if not v or {"name", "type", "description"} & v.rejected:
             continue
         key = f"{'.'.join(str(p) for p in path)}[{i}].name"
         if not _COLUMN.match(v["name"]):

@@ -171,7 +171,7 @@ def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | Non
     v = read_mapping(doc, (), doc.data, SOURCE_FIELDS, problems, "a raw source")
     if v is None:
         return None
-    if "dataset_id" in v and not _DATASET_ID.match(v["dataset_id"]):
+    if "dataset_id" not in v.rejected and v["dataset_id"] is not None and not _DATASET_ID.match(v["dataset_id"]):
         problems.add(file, doc.line(("dataset_id",)), "dataset_id", f"{v['dataset_id']!r} is not a dataset id",
                      "use letters, digits and underscores")
     if v.get("location") is not None and not LOCATION.match(v["location"]):
@@ -193,7 +193,7 @@ def _source_table(doc, name: str, raw: object, problems: Problems) -> SourceTabl
                      "use lower-case letters, digits and underscores")
         return None
     v = read_mapping(doc, path, raw, SOURCE_TABLE_FIELDS, problems, "a source table")
-    if not v or "columns" not in v or "description" not in v:
+    if not v or {"columns", "description"} & v.rejected:
         return None
     columns = read_columns(doc, path + ("columns",), v["columns"], problems)
     if columns is None:

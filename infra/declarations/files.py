@@ -4,9 +4,12 @@ The loaders report problems as `file:line: key: what; fix`. PyYAML's safe loader
 so this module composes the node tree itself and builds plain Python values from it, recording
 the line of every mapping key and sequence item in a side table (`Doc.line(path)`).
 
-Rejected here, before any schema check: invalid YAML, duplicate keys (PyYAML would silently keep
-the last one), non-string keys, anchors/aliases used as keys, and a top level that is not a
-mapping. Deliberately not here: what the keys mean (see `schema.py`).
+Rejected here, before any schema check: files over `MAX_FILE_BYTES`, invalid YAML, duplicate keys
+(PyYAML would silently keep the last one), non-string keys, merge keys, and documents that expand
+to more than `MAX_VALUES` values: an alias (`*name`) repeats its anchor's whole value, so a few
+hundred bytes of nested aliases (a "billion laughs") would otherwise never finish. The files' own
+use of aliases (a column list shared by several tables) stays far below the limit. Deliberately
+not here: what the keys mean (`keys.py` and the loaders).
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ import yaml
 from infra.problems import Problems
 
 Path_ = tuple  # a key path such as ("grants", 0, "role")
+MAX_FILE_BYTES = 1_000_000  # a declaration is a few kilobytes; the biggest here is under 10 KB
+MAX_VALUES = 100_000  # values a document may expand to, aliases included
+
+
+class _TooLarge(Exception):
+    """The document expands to more than MAX_VALUES values."""
 
 
 @dataclass
@@ -30,6 +39,7 @@ class Doc:
     file: str
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    budget: int = MAX_VALUES  # values left to build (see MAX_VALUES)
 
     def line(self, path: Path_ = ()) -> int | None:
         """The line of `path`, or of its nearest ancestor that has one."""
@@ -63,13 +73,20 @@ def load_text(text: str, file: str, problems: Problems) -> Doc | None:
                      "correct the YAML syntax at that line (indentation, quotes, colons)")
         return None
     doc = Doc(file=file, data=None)
+    doc.budget = MAX_VALUES
     if node is None:
         doc.data = {}
         doc.lines[()] = 1
         return doc
     doc.lines[()] = node.start_mark.line + 1
     before = len(problems)
-    doc.data = _build(node, (), doc, problems)
+    try:
+        doc.data = _build(node, (), doc, problems)
+    except _TooLarge:
+        problems.add(file, None, "", f"the YAML expands to more than {MAX_VALUES:,} values (nested anchors and "
+                                     "aliases repeat whole values)", "write the values out, or alias only a list or "
+                                                                     "mapping that holds plain values")
+        return None
     if len(problems) > before:
         return None
     return doc
@@ -77,6 +94,12 @@ def load_text(text: str, file: str, problems: Problems) -> Doc | None:
 
 def load_file(path: Path, file: str, problems: Problems) -> Doc | None:
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            problems.add(file, None, "", f"the file is {size:,} bytes, more than a declaration needs "
+                                         f"({MAX_FILE_BYTES:,} at most)",
+                         "split it, or remove what is not a declaration")
+            return None
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         problems.add(file, None, "", "file is not UTF-8 text", "save the file as UTF-8")
@@ -128,6 +151,9 @@ _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _build(node: yaml.Node, path: Path_, doc: Doc, problems: Problems) -> Any:
+    doc.budget -= 1
+    if doc.budget < 0:
+        raise _TooLarge
     if isinstance(node, yaml.MappingNode):
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:

@@ -35,6 +35,9 @@ KINDS = ("table", "view")
 WRITE_DISPOSITIONS = ("WRITE_TRUNCATE", "WRITE_APPEND")
 PARTITION_GRANULARITY = ("DAY", "HOUR", "MONTH", "YEAR")
 DEFAULTS_FILE = "_defaults.yaml"
+# "An unresolved GoogleSQL query can be up to 1 MB long" (docs/real-world.md, "query-size"); the
+# generated script adds a few hundred bytes around the file's SELECT, so the file gets a little less.
+MAX_SQL_BYTES = 1_000_000
 
 QUERY_FIELDS = (
     Field("description", str, required=True, example="'One row per Stripe subscription.'"),
@@ -47,14 +50,16 @@ QUERY_FIELDS = (
     Field("clustering", list, default=[], item=str, example="[user_id]"),
     Field("columns", list, required=True, example="[{name: id, type: STRING, description: ...}]"),
     Field("labels", dict, default={}, example="{owner: growth}"),
-    Field("after_margin_minutes", int, default=20, example="30"),
+    # minutes after its inputs' scheduled start; a day at most (schedules compare times of one day)
+    Field("after_margin_minutes", int, default=20, example="30", minimum=0, maximum=1440),
 )
 DEFAULT_FIELDS = tuple(f for f in QUERY_FIELDS if f.name in (
     "kind", "dataset", "schedule", "write_disposition", "labels", "after_margin_minutes"))
 PARTITIONING_FIELDS = (
     Field("field", str, required=True, example="event_date"),
     Field("type", str, default="DAY", choices=PARTITION_GRANULARITY, example="DAY"),
-    Field("expiration_days", int, example="400"),
+    # at most a hundred years: far beyond any retention, and well inside BigQuery's milliseconds
+    Field("expiration_days", int, example="400", minimum=1, maximum=36_500),
     Field("require_filter", bool, default=False, example="true"),
 )
 
@@ -168,11 +173,18 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
     v = read_mapping(doc, (), merged, QUERY_FIELDS, problems, "a query")
     if v is None:
         return None
-    columns = read_columns(doc, ("columns",), v["columns"], problems) if "columns" in v else None
+    columns = (read_columns(doc, ("columns",), v["columns"], problems)
+               if "columns" not in v.rejected and v["columns"] is not None else None)
     partitioning = _partitioning(doc, v.get("partitioning"), columns or (), problems)
     kind = v.get("kind", "table")
     schedule = _schedule(doc, v, kind, relative(sql_path, root), problems)
     _check_table_options(doc, v, kind, columns or (), partitioning, problems)
+    size = sql_path.stat().st_size
+    if size > MAX_SQL_BYTES:
+        problems.add(relative(sql_path, root), None, "", f"the SQL is {size:,} bytes; BigQuery refuses a query over "
+                                                         f"1 MB ({MAX_SQL_BYTES:,} bytes)",
+                     "shorten it: move long literal lists into a table and join it")
+        return None
     try:
         sql = sql_path.read_text(encoding="utf-8")
     except UnicodeDecodeError:

@@ -120,12 +120,12 @@ def _load_role(root: Path, path: Path, problems: Problems) -> RoleSpec | None:
                          "add `service_account: {account_id: <id>, display_name: <text>}`")
         else:
             s = read_mapping(doc, ("service_account",), raw, SERVICE_ACCOUNT_FIELDS, problems, "a service account")
-            if s and "account_id" in s:
+            if s and not {"account_id", "display_name"} & s.rejected:
                 if not _ACCOUNT_ID.match(s["account_id"]):
                     problems.add(file, doc.line(("service_account", "account_id")), "service_account.account_id",
                                  f"{s['account_id']!r} is not a service-account id",
                                  "use lower-case letters, digits and hyphens, starting with a letter")
-                elif "display_name" in s:
+                else:
                     sa = ServiceAccountSpec(s["account_id"], s["display_name"])
     elif members_from == "stack" and v.get("service_account") is not None:
         problems.add(file, doc.line(("service_account",)), "service_account",

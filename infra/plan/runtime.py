@@ -94,7 +94,15 @@ def project_name(root: Path) -> str:
 def stack_config_strings(root: Path, stack: str) -> dict[str, str]:
     """The stack file's `config:` as the CLI hands it to the language host: all strings,
     objects and lists JSON-encoded, booleans `true`/`false`."""
-    data = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text(encoding="utf-8")) or {}
+    # Read as the declarations are (size and alias expansion bounded, one line per problem), not with
+    # yaml.safe_load: a "billion laughs" stack file would expand without end once JSON-encoded.
+    from infra.declarations.files import load_file
+    from infra.problems import Problems
+
+    problems = Problems()
+    doc = load_file(root / f"Pulumi.{stack}.yaml", f"Pulumi.{stack}.yaml", problems)
+    problems.raise_if_any()
+    data = doc.data if doc is not None and isinstance(doc.data, dict) else {}
     out = {}
     for key, value in (data.get("config") or {}).items():
         if isinstance(value, bool):
