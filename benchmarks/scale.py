@@ -111,6 +111,8 @@ def _copy_project(dest: Path) -> None:
             shutil.copy2(src, dest / part)
     for stack_file in ROOT.glob("Pulumi.*.yaml"):
         shutil.copy2(stack_file, dest / stack_file.name)
+    # The real one-off copies name real tables, which a generated warehouse does not have.
+    (dest / "backups" / "one_off_copies.yaml").write_text("copies: {}\n", encoding="utf-8")
     # The folder defaults (dataset, schedule, kind) of the real scheduled_queries/.
     for defaults in (ROOT / "scheduled_queries").rglob("_defaults.yaml"):
         target = dest / defaults.relative_to(ROOT)

@@ -55,6 +55,13 @@ TOPIC_TYPE = "gcp:pubsub/topic:Topic"
 # --- ACL entries --------------------------------------------------------------------------------------
 
 
+def member_slug(member: str) -> str:
+    """The part of a project IAM member's logical name that names its member: readable, but not
+    one-to-one (`user:a+b@x.com` and `user:a-b@x.com` both give `user-a-b-x.com`), so the model
+    refuses two members of one role that give the same (`infra/model/integrity.py`)."""
+    return re.sub(r"[^a-zA-Z0-9._-]+", "-", member)
+
+
 def _one(value: Any) -> Any:
     """A nested object, whether given as itself or (as in a provider's state) as a one-item list."""
     return value[0] if isinstance(value, list) and value else value

@@ -51,6 +51,13 @@ def _read_plan_file(path: Path) -> dict:
         document, reason = None, str(exc)
     else:
         reason = "it has no `resources` list"
+        resources = document.get("resources") if isinstance(document, dict) else None
+        if isinstance(resources, list):
+            bad = next((i for i, r in enumerate(resources) if not (
+                isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
+                and isinstance(r.get("inputs", {}), dict))), None)
+            if bad is not None:
+                document, reason = None, f"resource {bad} is not a resource with a `urn`, a `type` and `inputs`"
     if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
         click.echo(f"{path}: not a plan JSON file ({reason}); fix: pass a file written by `plan --json`", err=True)
         sys.exit(1)

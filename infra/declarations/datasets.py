@@ -25,9 +25,9 @@ from types import MappingProxyType
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.declarations.files import NAME, declaration_files, load_declaration
-from infra.declarations.keys import Field, read_mapping
+from infra.declarations.keys import Field, check_labels, read_mapping
 from infra.problems import Problems
-from infra.vocabulary import LABEL_KEY, LABEL_VALUE, LOCATION, LOCATION_HELP, RESERVED_LABELS
+from infra.vocabulary import LOCATION, LOCATION_HELP
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup", "dr")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
@@ -36,7 +36,7 @@ _DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
 DATASET_FIELDS = (
     Field("description", str, required=True, example="'Datamarts: tables grouped by folder.'"),
     Field("layer", str, required=True, choices=LAYERS, example="mart"),
-    Field("folders", list, default=[], item=str, example="[core, revenue]"),
+    Field("folders", list, default=[], item=str, example="[core, revenue]", unique=True),
     Field("sync_tool", str, choices=SYNC_TOOLS, example="census"),
     Field("labels", dict, default={}, example="{team: data}"),
     Field("time_travel_days", int, default=7, choices=(2, 3, 4, 5, 6, 7), example="7"),
@@ -51,7 +51,7 @@ SOURCE_FIELDS = (
     Field("dataset_id", str, required=True, example="fivetran_hubspot"),
     Field("tables", dict, required=True, example="{contact: {description: ..., columns: [...]}}"),
     Field("location", str, example="US"),
-    Field("readers", list, default=[], item=str, example="[runner, backup]"),
+    Field("readers", list, default=[], item=str, example="[runner, backup]", unique=True),
 )
 SOURCE_TABLE_FIELDS = (
     Field("description", str, required=True, example="'One row per contact.'"),
@@ -134,17 +134,7 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
             problems.add(file, doc.line(("folders", i)), f"folders[{i}]", f"folder {folder!r} is not a valid name",
                          "use lower-case letters, digits and underscores")
     labels = v.get("labels") or {}
-    for key, value in labels.items():
-        line = doc.line(("labels", key))
-        if key in RESERVED_LABELS:
-            problems.add(file, line, f"labels.{key}", "this label is set by the program",
-                         f"remove it; {', '.join(RESERVED_LABELS)} are always set")
-        elif not LABEL_KEY.match(key):
-            problems.add(file, line, f"labels.{key}", "label keys are lower-case letters, digits, _ and -",
-                         "rename the label")
-        elif not isinstance(value, str) or not LABEL_VALUE.match(value):
-            problems.add(file, line, f"labels.{key}", f"label value {value!r} is not valid",
-                         "use up to 63 lower-case letters, digits, _ and - (quote it)")
+    check_labels(doc, labels, problems)
     expiration = v.get("default_table_expiration_days")
     if expiration is not None and not 1 <= expiration <= 3650:
         problems.add(file, doc.line(("default_table_expiration_days",)), "default_table_expiration_days",

@@ -22,6 +22,7 @@ from typing import Any
 
 from infra.declarations.files import Doc, key_text
 from infra.problems import Problems
+from infra.vocabulary import LABEL_KEY, LABEL_VALUE, RESERVED_LABELS
 
 _TYPE_NAMES = {str: "a string", int: "a whole number", bool: "true or false",
                list: "a list", dict: "a mapping (key: value lines)"}
@@ -39,6 +40,7 @@ class Field:
     minimum: int | None = None  # whole numbers: the smallest allowed
     maximum: int | None = None  # whole numbers: the largest allowed
     max_length: int = 16_384  # text: the longest allowed (BigQuery's limit for a description)
+    unique: bool = False  # lists: no item twice (each item becomes a resource or a grant of its own)
 
 
 def type_ok(value: Any, kind: type) -> bool:
@@ -52,6 +54,9 @@ def describe(kind: type) -> str:
 
 
 def closest(word: str, options: Sequence[str]) -> str | None:
+    same = [o for o in options if str(o).lower() == str(word).lower().strip()]
+    if same:  # only the case (or spaces around it) differ: `required` for `REQUIRED`
+        return same[0]
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return close[0] if close else None
 
@@ -127,6 +132,14 @@ def read_mapping(doc: Doc, path: tuple, value: Any, fields: Sequence[Field],
                          f"write a whole number {bounds}" + (f" such as {f.example}" if f.example else ""))
             _reject(out, f)
             continue
+        if f.kind is list and f.unique:
+            repeated = [i for i, x in enumerate(v) if x in v[:i]]
+            if repeated:
+                for i in repeated:
+                    problems.add(file, doc.line(p + (i,)), key_text(p + (i,)), f"{v[i]!r} is listed twice",
+                                 "remove the second one")
+                _reject(out, f)
+                continue
         if f.choices:
             values = v if f.kind is list else [v]
             wrong = [x for x in values if x not in f.choices]
@@ -176,3 +189,21 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return type(value).__name__
+
+
+def check_labels(doc: Doc, labels: object, problems: Problems) -> None:
+    """A `labels:` mapping of a dataset or a query: no label the program sets itself (it would
+    override or be overridden: the program's always win), keys and values as BigQuery takes them."""
+    if not isinstance(labels, dict):
+        return
+    for key, value in labels.items():
+        line = doc.line(("labels", key))
+        if key in RESERVED_LABELS:
+            problems.add(doc.file, line, f"labels.{key}", "this label is set by the program",
+                         f"remove it; {', '.join(RESERVED_LABELS)} are always set")
+        elif not LABEL_KEY.match(str(key)):
+            problems.add(doc.file, line, f"labels.{key}", "label keys are lower-case letters, digits, _ and -",
+                         "rename the label")
+        elif not isinstance(value, str) or not LABEL_VALUE.match(value):
+            problems.add(doc.file, line, f"labels.{key}", f"label value {value!r} is not valid",
+                         "use up to 63 lower-case letters, digits, _ and - (quote it)")

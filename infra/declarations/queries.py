@@ -25,10 +25,9 @@ from typing import Any
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.declarations.files import NAME, Doc, load_file, relative
-from infra.declarations.keys import Field, read_mapping
+from infra.declarations.keys import Field, check_labels, read_mapping
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.problems import Problems
-from infra.vocabulary import LABEL_KEY, LABEL_VALUE
 
 LAYERS = ("staging", "mart", "ml", "sync", "reporting")
 KINDS = ("table", "view")
@@ -47,7 +46,7 @@ QUERY_FIELDS = (
     Field("write_disposition", str, default="WRITE_TRUNCATE", choices=WRITE_DISPOSITIONS, example="WRITE_TRUNCATE"),
     Field("incremental", bool, default=False, example="true"),
     Field("partitioning", dict, example="{field: event_date, type: DAY}"),
-    Field("clustering", list, default=[], item=str, example="[user_id]"),
+    Field("clustering", list, default=[], item=str, example="[user_id]", unique=True),
     Field("columns", list, required=True, example="[{name: id, type: STRING, description: ...}]"),
     Field("labels", dict, default={}, example="{owner: growth}"),
     # minutes after its inputs' scheduled start; a day at most (schedules compare times of one day)
@@ -270,7 +269,4 @@ def _check_table_options(doc: Doc, v: dict, kind: str, columns: tuple[Column, ..
         problems.add(file, doc.line(("write_disposition",)), "write_disposition",
                      "an incremental query replaces its partition (WRITE_TRUNCATE); appending would duplicate "
                      "rows on every re-run", "remove `write_disposition: WRITE_APPEND`")
-    for label, value in (v.get("labels") or {}).items():
-        if not LABEL_KEY.match(str(label)) or not LABEL_VALUE.match(str(value)):
-            problems.add(file, doc.line(("labels", label)), f"labels.{label}", "labels are lower-case words",
-                         "use lower-case letters, digits, _ and - for keys and values")
+    check_labels(doc, v.get("labels"), problems)

@@ -38,12 +38,12 @@ ROLE_FIELDS = (
     Field("service_account", dict, example="{account_id: census-sync, display_name: Census}"),
     Field("grants", list, default=[], item=dict, example="[{role: READER, layers: [mart]}]"),
     Field("project_roles", list, default=[], item=str, choices=PROJECT_ROLE_ALLOW_LIST,
-          example="[roles/bigquery.jobUser]"),
+          example="[roles/bigquery.jobUser]", unique=True),
 )
 GRANT_FIELDS = (
     Field("role", str, required=True, choices=DATASET_ROLES, example="READER"),
-    Field("layers", list, item=str, choices=LAYERS + (ALL,), example="[staging, mart]"),
-    Field("datasets", list, item=str, example="[census]"),
+    Field("layers", list, item=str, choices=LAYERS + (ALL,), example="[staging, mart]", unique=True),
+    Field("datasets", list, item=str, example="[census]", unique=True),
 )
 SERVICE_ACCOUNT_FIELDS = (
     Field("account_id", str, required=True, example="census-sync"),

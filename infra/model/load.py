@@ -28,6 +28,7 @@ from infra.declarations.roles import RoleSpec, load_roles
 from infra.declarations.stack import NAMESPACE, StackConfig, load_stack_file
 from infra.model.access import dataset_acl
 from infra.model.backups import resolve_backups
+from infra.model.integrity import check_accounts, check_authorization_cycles, check_copies, check_resource_names
 from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Dataset, Role, ServiceAccount, Source, Warehouse
 from infra.problems import Problems
 from infra.vocabulary import MANAGED_BY
@@ -65,8 +66,13 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     _check_grant_targets(role_specs, dataset_files, problems)
     unloaded = ({p.stem for p in (root / "scheduled_queries").glob("*/*/*.yaml")} - {q.name for q in query_specs}) | \
                (dataset_files - {d.name for d in specs})
+    check_resource_names(roles, stack, problems)
+    check_accounts(roles, problems)
     analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
-    backup_specs, backups = resolve_backups(load_backups(root, problems), specs, source_specs,
+    check_authorization_cycles(analysis.authorizations, query_specs, problems)
+    backup_declarations = load_backups(root, problems)
+    check_copies(backup_declarations.copies, query_specs, problems, unloaded)
+    backup_specs, backups = resolve_backups(backup_declarations, specs, source_specs,
                                             tuple(q.spec for q in analysis.queries), stack, problems, unloaded)
     _check_source_readers(source_specs, roles, problems)
     if analysis.queries and not any(r.name == RUNNER_ROLE and r.service_account for r in roles):

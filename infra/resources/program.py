@@ -120,15 +120,19 @@ def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> 
     that dataset to exist (BigQuery rejects an ACL naming a missing dataset)."""
     out: dict[str, WarehouseDataset] = {}
     by_id = {d.dataset_id: d for d in warehouse.datasets}
+    declaring: set[str] = set()  # on the way down: the model refuses authorization cycles; never recurse on one
 
     def declare_one(d) -> WarehouseDataset:
         if d.name in out:
             return out[d.name]
+        declaring.add(d.name)
         consumers = [declare_one(by_id[e.authorized_dataset[1]]).dataset for e in d.accesses
-                     if e.authorized_dataset and e.authorized_dataset[1] in by_id]
+                     if e.authorized_dataset and e.authorized_dataset[1] in by_id
+                     and by_id[e.authorized_dataset[1]].name not in declaring]
         accounts = [roles[name].account for name in d.service_account_roles]
         out[d.name] = WarehouseDataset(d.name, DatasetArgs(dataset=d, protect=warehouse.stack.protect,
                                                            depends_on=[*accounts, *consumers]))
+        declaring.discard(d.name)
         return out[d.name]
 
     for d in warehouse.datasets:

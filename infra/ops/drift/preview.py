@@ -51,6 +51,14 @@ def parse_preview(text: str) -> dict:
         raise PreviewError(f"the output is not a preview JSON document ({exc})") from None
     if not isinstance(document, dict) or not isinstance(document.get("steps", []), list):
         raise PreviewError("the JSON is not a preview document (no `steps` list)")
+    for i, step in enumerate(document.get("steps") or []):
+        if not (isinstance(step, dict) and isinstance(step.get("urn"), str) and isinstance(step.get("op"), str)):
+            raise PreviewError(f"step {i} is not a preview step (each has a text `op` and `urn`)")
+        for key in ("oldState", "newState", "detailedDiff"):
+            if step.get(key) is not None and not isinstance(step[key], dict):
+                raise PreviewError(f"step {i}'s `{key}` is not an object")
+    if not isinstance(document.get("diagnostics") or [], list):
+        raise PreviewError("the JSON's `diagnostics` is not a list")
     return document
 
 

@@ -8,13 +8,13 @@ Storage API) is granted per member with `gcp.projects.IAMMember`, never the auth
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_gcp as gcp
 
 from infra.model.warehouse import Role
+from infra.vocabulary import member_slug
 
 TYPE = "warehouse:role:Role"
 
@@ -23,11 +23,6 @@ TYPE = "warehouse:role:Role"
 class RoleArgs:
     role: Role
     project: str
-
-
-def member_slug(member: str) -> str:
-    """A stable, readable logical-name part for an IAM member."""
-    return re.sub(r"[^a-zA-Z0-9._-]+", "-", member)
 
 
 class WarehouseRole(pulumi.ComponentResource):
