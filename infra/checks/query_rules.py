@@ -75,6 +75,7 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         if p is None:
             continue
         _check_query(q, p, by_key, source_tables, lineage, problems)
+        _check_locations(q, p, by_dataset, by_source, stack, problems)
         if q.is_view:
             for ref in p.refs:
                 if ref.dataset in by_dataset and ref.dataset != q.dataset:
@@ -149,6 +150,26 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
             continue
         reads.add(ref.key)
     return reads
+
+
+def _check_locations(q: QuerySpec, p: ParsedQuery, by_dataset, by_source, stack: StackConfig,
+                     problems: Problems) -> None:
+    """A query reads only datasets of its own location: BigQuery runs a query in one location
+    (docs/real-world.md, "query-location"), so a view or a build reading another region fails, and
+    so does everything that reads it once its dataset moves."""
+    own = by_dataset.get(q.dataset)
+    if own is None:
+        return
+    where = (own.location or stack.location).upper()
+    for ref in p.refs:
+        other = by_dataset.get(ref.dataset) or by_source.get(ref.dataset)
+        if other is None:
+            continue
+        there = (other.location or stack.location).upper()
+        if there != where:
+            problems.add(q.sql_file, ref.line, "", f"reads {ref.key} in {there}, while {q.dataset} is in {where}: "
+                                                  "BigQuery runs a query in one location",
+                         "keep the datasets a query reads in its own dataset's location")
 
 
 def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: Lineage, problems: Problems) -> None:

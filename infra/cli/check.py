@@ -18,10 +18,21 @@ from infra.problems import ProblemsError
 @click.option("--stack", "stack_names", multiple=True,
               help="Stack to check against (default: every Pulumi.<stack>.yaml).")
 @click.option("--policy", is_flag=True, help="Also evaluate the security rules on each stack's offline plan.")
+@click.option("--against", "against", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="An earlier plan (`plan --json`, e.g. of main): refuse changes the provider cannot make in place "
+                   "to a protected dataset or table.")
 @click.pass_obj
-def check(root: Path, stack_names: tuple[str, ...], policy: bool) -> None:
+def check(root: Path, stack_names: tuple[str, ...], policy: bool, against: Path | None) -> None:
     """Validate every declaration; exit 1 with one line per problem."""
     failed = 0
+    if against is not None:
+        from infra.cli.plan import read_plan_file
+
+        baseline = read_plan_file(against)
+        if not isinstance(baseline.get("stack"), str):
+            click.echo(f"{against}: the plan names no stack; fix: pass a file written by `plan --json`", err=True)
+            sys.exit(1)
+        stack_names = (baseline["stack"],)
     seen: set[str] = set()
     for stack in stack_names or stacks(root):
         try:
@@ -38,6 +49,8 @@ def check(root: Path, stack_names: tuple[str, ...], policy: bool) -> None:
                    f"{len(warehouse.roles)} roles, {len(warehouse.queries)} queries and views)")
         if policy:
             failed += _check_policy(root, stack, warehouse)
+        if against is not None:
+            failed += _check_against(root, stack, baseline)
     if failed:
         click.echo(f"{failed} problem(s) found.", err=True)
         sys.exit(1)
@@ -65,6 +78,26 @@ def _check_policy(root: Path, stack: str, warehouse) -> int:
     click.echo(f"{stack}: {len(RULES)} security rules, {mandatory} mandatory and "
                f"{len(violations) - mandatory} advisory violation(s)")
     return mandatory + len(unknown)
+
+
+def _check_against(root: Path, stack: str, baseline: dict) -> int:
+    """The changes from `baseline` that the provider cannot make in place to a protected dataset or
+    table, one problem line each with how to migrate; their number."""
+    from infra.plan.replacements import changes_not_in_place
+    from infra.plan.runtime import ProgramError, run_program
+
+    try:
+        plan = run_program(root, stack)
+    except ProgramError as exc:
+        click.echo(str(exc), err=True)
+        return 1
+    refused = [n for n in changes_not_in_place(baseline, plan.as_json()) if n.stateful and n.protected]
+    for n in refused:
+        click.echo(f"{n.urn}: {n.sentence}, and stack {stack} protects it; fix: {n.migrate or 'change it by hand'}",
+                   err=True)
+    click.echo(f"{stack}: {len(refused)} change(s) against {baseline.get('stack')}'s earlier plan that cannot be made "
+               "in place to protected data")
+    return len(refused)
 
 
 @click.command()

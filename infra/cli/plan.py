@@ -25,7 +25,7 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
     from infra.plan.diff import diff_plans, render_diff
     from infra.plan.render import render_counts, render_tree
 
-    old = _read_plan_file(diff_path) if diff_path is not None else None
+    old = read_plan_file(diff_path) if diff_path is not None else None
     _, result = load_and_plan(root, stack)
     document = result.as_json()
     if json_path is not None:
@@ -44,7 +44,7 @@ def plan(root: Path, stack: str, json_path: Path | None, diff_path: Path | None,
         out(render_diff(diff_plans(old, document)))
 
 
-def _read_plan_file(path: Path) -> dict:
+def read_plan_file(path: Path) -> dict:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:

@@ -5,6 +5,9 @@ name changed shows as one removed and one added, which is exactly the replacemen
 must see. For changed resources every differing input is listed by path with old and new value;
 a dataset's ACL (`accesses`) is compared as a set of entries, each added or removed entry shown
 as people write it (`+ WRITER group:analysts@acme.com`, see `infra.vocabulary.acl_entry_text`).
+A change the provider cannot make in place (`replacements.py`) is marked `replace` (with a
+data-loss warning on a dataset or table) or `refused`; a resource that loses its protection is
+called out.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from infra.plan.replacements import NotInPlace, changes_not_in_place, weakened_protection
 from infra.vocabulary import acl_entry_text
 
 _COMPARED = ("inputs", "protect", "parent", "ignoreChanges", "dependencies")
@@ -30,6 +34,8 @@ class PlanDiff:
     added: list[dict]
     removed: list[dict]
     changed: list[tuple[dict, list[Change]]]
+    not_in_place: tuple[NotInPlace, ...] = ()
+    unprotected: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -52,7 +58,8 @@ def diff_plans(old: dict, new: dict) -> PlanDiff:
             _walk(old_value, new_value, key, changes)
         if changes:
             changed.append((after[urn], changes))
-    return PlanDiff(added, removed, changed)
+    return PlanDiff(added, removed, changed, tuple(changes_not_in_place(old, new)),
+                    tuple(weakened_protection(old, new)))
 
 
 def _without_acl(old: Any, new: Any) -> tuple[Any, Any, list[Change]]:
@@ -84,13 +91,21 @@ def render_diff(d: PlanDiff) -> str:
         return "No changes against the earlier plan."
     lines = [f"Against the earlier plan: {len(d.added)} to add, {len(d.changed)} to change, "
              f"{len(d.removed)} to remove."]
+    for n in d.not_in_place:
+        flag = "DATA LOSS" if n.kind == "replace" and n.stateful else ("REFUSED" if n.kind == "refused" else "REPLACE")
+        lines.append(f"!! {flag}: {n.sentence}" + ("; it is protected, so the `up` stops" if n.protected else ""))
+    for text in d.unprotected:
+        lines.append(f"!! PROTECTION WEAKENED: {text}")
     for r in d.added:
         lines.append(f"+ {r['type']} {r['name']}  ({r['urn']})")
     for r in d.removed:
         protected = "  [protected: the engine will refuse]" if r.get("protect") else ""
         lines.append(f"- {r['type']} {r['name']}  ({r['urn']}){protected}")
+    marks = {n.urn: n.kind for n in d.not_in_place}
     for r, changes in d.changed:
-        lines.append(f"~ {r['type']} {r['name']}  ({r['urn']})")
+        mark = {"replace": "+-", "refused": "!~"}.get(marks.get(r["urn"]), "~ ")
+        lines.append(f"{mark.strip() if mark != '~ ' else '~'} {r['type']} {r['name']}  ({r['urn']})"
+                     + ("  [replace]" if mark == "+-" else "  [refused in place]" if mark == "!~" else ""))
         for c in changes:
             if c.path == f"inputs.{_ACL}":
                 lines.append(f"    {c.path}: {'+ ' + c.new if c.new is not None else '- ' + c.old}")
