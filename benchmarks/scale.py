@@ -57,7 +57,7 @@ SEED = 20261102
 CHILD_TIMEOUT = 900  # seconds, per child process
 
 # Copied from the real project (see tests/conftest.py::copy_project).
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "backups", "tests/fixtures/_run.yaml")
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "backups", "platform", "tests/fixtures/_run.yaml")
 
 MART_FOLDERS = ("core", "marketing", "product", "revenue", "spam", "support", "ua")
 ML_FOLDERS = ("features",)

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from infra.declarations.platform import apply_platform  # noqa: E402
 from infra.declarations.roles import PROJECT_ROLE_ALLOW_LIST  # noqa: E402
 from infra.declarations.stack import load_stack_file  # noqa: E402
 from infra.model.load import load_for_stack  # noqa: E402
@@ -40,7 +41,9 @@ def settings_for_stack(stack: str) -> Settings:
         return settings_for(load_for_stack(ROOT, stack))
     except ProblemsError:
         # Declarations with problems cannot lower the bar: the stack is then treated as protected.
-        config = load_stack_file(ROOT, stack, Problems())
+        problems = Problems()
+        config = load_stack_file(ROOT, stack, problems)
+        config = apply_platform(ROOT, config, problems) if config is not None else None
         return Settings(protected=True if config is None else config.protect,
                         allowed_project_roles=PROJECT_ROLE_ALLOW_LIST)
 

@@ -18,7 +18,8 @@ from infra.model.load import load_for_stack
 from infra.plan.runtime import Plan, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups", "tests/fixtures")
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups", "platform",
+                 "tests/fixtures")
 
 
 @pytest.fixture(scope="session")

@@ -208,6 +208,14 @@ def test_advisory_rules_warn_without_failing(project):
     stack.write_text(stack.read_text().replace("  warehouse:protect: true",
                                                "  warehouse:protect: true\n  warehouse:policyAdvisory:"
                                                " [sync-accounts-read-only-their-dataset]"))
+    # the stack file alone cannot make a rule advisory: the platform team's file decides
+    result = run_cli("--root", str(project), "check", "--policy", "--stack", "prod")
+    assert result.returncode == 1
+    assert "rule 'sync-accounts-read-only-their-dataset' may not be advisory in stack prod" in result.stderr
+    platform = project / "platform" / "stacks.yaml"
+    platform.write_text(platform.read_text().replace(
+        "  prod:\n    protect: true\n    advisory_allowed: []",
+        "  prod:\n    protect: true\n    advisory_allowed: [sync-accounts-read-only-their-dataset]"))
     result = run_cli("--root", str(project), "check", "--policy", "--stack", "prod")
     assert result.returncode == 0, result.stderr
     assert "0 mandatory and 1 advisory" in result.stdout

@@ -68,6 +68,13 @@ def test_the_documented_example_of_a_new_stack_checks_and_plans(tmp_path):
     config = yaml.safe_load(text)["config"]
     assert config["warehouse:environment"] == "staging"
     (project / "Pulumi.staging.yaml").write_text(text)
+    # not protected: only once the platform team lists it so (as the page says)
+    done = run_cli("--root", str(project), "check", "--stack", "staging")
+    assert done.returncode == 1 and "stack staging is protected (platform/stacks.yaml does not list it)" in done.stderr
+    platform = project / "platform" / "stacks.yaml"
+    section = (ROOT / "docs" / "stacks.md").read_text().split("# platform/stacks.yaml\n", 1)[1].split("```", 1)[0]
+    entry = "\n".join(line[3:] for line in section.splitlines()[1:])  # below `stacks:`, as documented
+    platform.write_text(platform.read_text().rstrip("\n") + "\n" + entry + "\n")
     done = run_cli("--root", str(project), "check", "--stack", "staging")
     assert done.returncode == 0, done.stderr
     plan = run_program(project, "staging")

@@ -23,6 +23,7 @@ from infra.checks.query_rules import analyze
 from infra.declarations.backups import load_backups
 from infra.declarations.datasets import DatasetSpec, load_datasets
 from infra.declarations.keys import closest, suggest
+from infra.declarations.platform import apply_platform, check_stack_overlap
 from infra.declarations.queries import load_queries
 from infra.declarations.roles import RoleSpec, load_roles
 from infra.declarations.stack import NAMESPACE, StackConfig, load_stack_file
@@ -42,6 +43,9 @@ def repository_root() -> Path:
 def load_for_stack(root: Path, stack: str) -> Warehouse:
     problems = Problems()
     config = load_stack_file(root, stack, problems)
+    if config is not None:
+        config = apply_platform(root, config, problems)
+        check_stack_overlap(root, config, problems)
     if config is None:
         # Still load the declarations so one run reports every problem.
         load_declarations(root, problems)

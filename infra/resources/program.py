@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pulumi
 
+from infra.declarations.platform import apply_platform, check_stack_overlap
 from infra.declarations.stack import from_runtime_strings
 from infra.model.load import load_declarations, load_warehouse, repository_root
 from infra.model.warehouse import BACKUP_ROLE, RUNNER_ROLE, Warehouse
@@ -45,6 +46,9 @@ def load_from_runtime(root: Path) -> Warehouse:
 
     problems = Problems()
     config = from_runtime_strings(pulumi.get_stack(), all_config(), problems)
+    if config is not None:
+        config = apply_platform(root, config, problems)
+        check_stack_overlap(root, config, problems)
     if config is None:
         load_declarations(root, problems)  # report every problem in one run
         problems.raise_if_any()
