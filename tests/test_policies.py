@@ -63,6 +63,10 @@ def breakers():
     def sync(rs):
         census = "wh-sync-census@acme-warehouse-prod.iam.gserviceaccount.com"
         return add_access(dataset(rs, "production_mart"), {"role": "READER", "userByEmail": census})
+    def outsider(rs):
+        # a service account of another project made OWNER: admin of everything, backups included
+        return add_access(dataset(rs, "production_mart"),
+                          {"role": "OWNER", "userByEmail": "admin@other-project.iam.gserviceaccount.com"})
     def roles(rs):
         return with_props(find(rs, "gcp:projects/iAMMember:IAMMember"), role="roles/bigquery.admin")
     def views(rs):
@@ -98,7 +102,8 @@ def breakers():
         return add_access(dataset(rs, "production_mart"), {"role": "READER", "groupByEmail": "Data-Readers@acme.com"})
     return {"no-public-access": public, "no-individual-writers": individual,
             "no-dataset-iam-or-authoritative-project-iam": forbidden, "project-owners-own-every-dataset": owners,
-            "sync-accounts-read-only-their-dataset": sync, "project-roles-allow-list": roles,
+            "read-only-accounts-confined": sync, "writers-from-allowed-domains": outsider,
+            "project-roles-allow-list": roles,
             "views-use-standard-sql": views, "scheduled-queries-complete": transfers,
             "scheduled-writes-keep-schema": truncate,
             "stateful-resources-protected": protected, "datasets-backed-up": backups, "emails-lowercase": emails,
@@ -197,7 +202,7 @@ def test_check_policy_fails_on_a_mandatory_violation_and_names_it(project):
     path.write_text(path.read_text().replace("datasets: [census]", "datasets: [census, mart]"))
     result = run_cli("--root", str(project), "check", "--policy", "--stack", "prod")
     assert result.returncode == 1
-    [line] = [line for line in result.stderr.splitlines() if "sync-accounts-read-only-their-dataset" in line]
+    [line] = [line for line in result.stderr.splitlines() if "read-only-accounts-confined" in line]
     assert "mart-dataset" in line and "mandatory" in line and "fix:" in line
 
 
@@ -207,20 +212,20 @@ def test_advisory_rules_warn_without_failing(project):
     stack = project / "Pulumi.prod.yaml"
     stack.write_text(stack.read_text().replace("  warehouse:protect: true",
                                                "  warehouse:protect: true\n  warehouse:policyAdvisory:"
-                                               " [sync-accounts-read-only-their-dataset]"))
+                                               " [read-only-accounts-confined]"))
     # the stack file alone cannot make a rule advisory: the platform team's file decides
     result = run_cli("--root", str(project), "check", "--policy", "--stack", "prod")
     assert result.returncode == 1
-    assert "rule 'sync-accounts-read-only-their-dataset' may not be advisory in stack prod" in result.stderr
+    assert "rule 'read-only-accounts-confined' may not be advisory in stack prod" in result.stderr
     platform = project / "platform" / "stacks.yaml"
     platform.write_text(platform.read_text().replace(
         "  prod:\n    protect: true\n    advisory_allowed: []",
-        "  prod:\n    protect: true\n    advisory_allowed: [sync-accounts-read-only-their-dataset]"))
+        "  prod:\n    protect: true\n    advisory_allowed: [read-only-accounts-confined]"))
     result = run_cli("--root", str(project), "check", "--policy", "--stack", "prod")
     assert result.returncode == 0, result.stderr
     assert "0 mandatory and 1 advisory" in result.stdout
     config = json.loads(run_cli("--root", str(project), "policy-config", "--stack", "prod").stdout)
-    assert config["sync-accounts-read-only-their-dataset"] == {"enforcementLevel": "advisory"}
+    assert config["read-only-accounts-confined"] == {"enforcementLevel": "advisory"}
     assert config["no-public-access"] == {"enforcementLevel": "mandatory"}
 
 

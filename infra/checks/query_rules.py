@@ -76,6 +76,11 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
             continue
         _check_query(q, p, by_key, source_tables, lineage, problems)
         _check_locations(q, p, by_dataset, by_source, stack, problems)
+        for name in sorted(p.table_functions - set(stack.allowed_table_functions)):
+            problems.add(q.sql_file, None, "", f"reads through the table function {name}, whose source the lineage "
+                                               "cannot see (nor the grants, nor the backups)",
+                         "read a declared table or raw source instead; a function the platform team allows is listed "
+                         "under allowed_table_functions in platform/stacks.yaml")
         if q.is_view:
             for ref in p.refs:
                 if ref.dataset in by_dataset and ref.dataset != q.dataset:

@@ -50,6 +50,9 @@ class ParsedQuery:
     refs: tuple[TableRef, ...]
     parameters: frozenset[str]
     output_columns: tuple[str, ...] | None  # None when the outer SELECT has a `*`
+    # Table-valued functions read (FROM f(...)), and EXTERNAL_QUERY wherever it is: what they read
+    # is not a table reference, so the lineage cannot see it. UNNEST (of the row's own arrays) aside.
+    table_functions: frozenset[str] = frozenset()
 
 
 class SqlError(ValueError):
@@ -75,15 +78,24 @@ def parse(sql: str) -> ParsedQuery:
         raise SqlError(1, f"expected a SELECT, found {tree.key.upper()}")
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     refs = []
+    functions = set()
     for table in tree.find_all(exp.Table):
         if not table.db and table.name in ctes:
             continue
         if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
+            functions.add(_function_name(table.this))
             continue
         refs.append(_ref(table))
+    functions |= {name for f in tree.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
     parameters = frozenset(p.name.lower() for p in tree.find_all(exp.Parameter))
     return ParsedQuery(sql=sql, tree=tree, refs=tuple(refs), parameters=parameters,
-                       output_columns=_output_columns(tree))
+                       output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}))
+
+
+def _function_name(f: exp.Func) -> str:
+    if isinstance(f, exp.Anonymous):
+        return str(f.this).upper()
+    return f.sql_name().upper()
 
 
 def _ref(table: exp.Table) -> TableRef:

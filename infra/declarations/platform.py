@@ -10,7 +10,9 @@ file says it and:
   platform file protects it, or when the platform file does not list it at all; a stack file that
   says `warehouse:protect: false` for such a stack is a problem, not silently obeyed;
 - refuses each rule under `warehouse:policyAdvisory` that the platform file does not allow for
-  that stack.
+  that stack;
+- hands on the repository-wide lists: the domains whose groups may write (`writer_domains`, for
+  the security rules) and the table functions allowed in SQL (`allowed_table_functions`).
 
 `check_stack_overlap` refuses two stacks that would manage the same datasets (one project and one
 dataset prefix): each `up` would take the other's datasets for its own.
@@ -46,31 +48,41 @@ class PlatformRules:
     listed: bool  # the platform file names the stack
 
 
-def load_platform(root: Path, problems: Problems) -> Mapping[str, PlatformRules]:
+TOP_FIELDS = (
+    Field("writer_domains", list, default=[], item=str, unique=True, example="[acme.com]"),
+    Field("allowed_table_functions", list, default=[], item=str, unique=True, example="[EXTERNAL_QUERY]"),
+    Field("stacks", dict, required=True, example="{prod: {protect: true, advisory_allowed: []}}"),
+)
+
+
+@dataclass(frozen=True)
+class Platform:
+    stacks: Mapping[str, PlatformRules]
+    writer_domains: tuple[str, ...]
+    allowed_table_functions: tuple[str, ...]
+
+
+def load_platform(root: Path, problems: Problems) -> Platform:
+    empty = Platform({}, (), ())
     path = root / PLATFORM_FILE
     if not path.is_file():
         problems.add(PLATFORM_FILE, None, "", "the platform file is missing",
                      "restore platform/stacks.yaml (the platform team's list of protected stacks)")
-        return {}
+        return empty
     doc = load_file(path, PLATFORM_FILE, problems)
     if doc is None:
-        return {}
-    stacks = doc.data.get("stacks") if isinstance(doc.data, dict) else None
-    if not isinstance(stacks, dict):
-        problems.add(PLATFORM_FILE, doc.line(), "stacks", "must map each stack to its rules",
-                     "write `stacks:` then `<stack>: {protect: true, advisory_allowed: []}`")
-        return {}
+        return empty
+    top = read_mapping(doc, (), doc.data, TOP_FIELDS, problems, "the platform file")
+    if top is None or top.rejected:
+        return empty
+    stacks = top["stacks"]
     out = {}
     for name, raw in stacks.items():
         v = read_mapping(doc, ("stacks", name), raw, STACK_FIELDS, problems, "a stack's rules")
         if v is not None and not v.rejected:
             out[name] = PlatformRules(v["protect"], frozenset(v["advisory_allowed"]), True)
-    return out
-
-
-def rules_for(root: Path, stack: str, problems: Problems) -> PlatformRules:
-    listed = load_platform(root, problems).get(stack)
-    return listed or PlatformRules(protect=True, advisory_allowed=frozenset(), listed=False)
+    return Platform(out, tuple(str(d).lower() for d in top["writer_domains"]),
+                    tuple(str(f).upper() for f in top["allowed_table_functions"]))
 
 
 def apply_platform(root: Path, config: StackConfig, problems: Problems,
@@ -78,7 +90,8 @@ def apply_platform(root: Path, config: StackConfig, problems: Problems,
     """`config` with the protection the platform decides; a problem for each thing the stack file
     tried to lower."""
     lines = lines or {}
-    rules = rules_for(root, config.stack, problems)
+    platform = load_platform(root, problems)
+    rules = platform.stacks.get(config.stack) or PlatformRules(protect=True, advisory_allowed=frozenset(), listed=False)
     by_name = bool(PRODUCTION_NAME.match(config.stack))
     protect = rules.protect or by_name
     if protect and not config.protect:
@@ -93,7 +106,8 @@ def apply_platform(root: Path, config: StackConfig, problems: Problems,
             problems.add(config.file, lines.get(f"{NAMESPACE}:policyAdvisory"), f"{NAMESPACE}:policyAdvisory",
                          f"rule {rule!r} may not be advisory in stack {config.stack} (allowed: {allowed})",
                          f"remove it; the platform team decides in {PLATFORM_FILE}")
-    return dataclasses.replace(config, protect=protect or config.protect)
+    return dataclasses.replace(config, protect=protect or config.protect, writer_domains=platform.writer_domains,
+                               allowed_table_functions=platform.allowed_table_functions)
 
 
 def check_stack_overlap(root: Path, config: StackConfig, problems: Problems) -> None:

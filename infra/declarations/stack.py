@@ -81,6 +81,9 @@ class StackConfig:
     policy_advisory: tuple[str, ...]
     # role name -> principals, with the line of each principal in the stack file (0 if unknown)
     members: Mapping[str, tuple[tuple[Principal, int], ...]]
+    # From platform/stacks.yaml (infra.declarations.platform), never from the stack file:
+    writer_domains: tuple[str, ...] = ()  # whose groups may be WRITER or OWNER
+    allowed_table_functions: tuple[str, ...] = ()  # EXTERNAL_QUERY and the like, allowed in SQL
 
 
 def stack_file_name(stack: str) -> str:

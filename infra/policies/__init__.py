@@ -16,15 +16,16 @@ from infra.policies.project_owners import RULE as PROJECT_OWNERS
 from infra.policies.project_roles import RULE as PROJECT_ROLES
 from infra.policies.protected_stateful import RULE as PROTECTED_STATEFUL
 from infra.policies.public_access import RULE as PUBLIC_ACCESS
+from infra.policies.read_only_confinement import RULE as READ_ONLY_CONFINEMENT
 from infra.policies.scheduled_query_settings import RULE as SCHEDULED_QUERY_SETTINGS
 from infra.policies.scheduled_writes_keep_schema import RULE as SCHEDULED_WRITES_KEEP_SCHEMA
 from infra.policies.standard_sql_views import RULE as STANDARD_SQL_VIEWS
-from infra.policies.sync_confinement import RULE as SYNC_CONFINEMENT
+from infra.policies.writer_domains import RULE as WRITER_DOMAINS
 
 RULES: tuple[Rule, ...] = (
-    PUBLIC_ACCESS, INDIVIDUAL_WRITERS, FORBIDDEN_IAM, PROJECT_OWNERS, SYNC_CONFINEMENT, PROJECT_ROLES,
-    STANDARD_SQL_VIEWS, SCHEDULED_QUERY_SETTINGS, SCHEDULED_WRITES_KEEP_SCHEMA, PROTECTED_STATEFUL, BACKUP_COVERAGE,
-    LOWERCASE_EMAILS, JOB_PERMISSIONS,
+    PUBLIC_ACCESS, INDIVIDUAL_WRITERS, WRITER_DOMAINS, FORBIDDEN_IAM, PROJECT_OWNERS, READ_ONLY_CONFINEMENT,
+    PROJECT_ROLES, STANDARD_SQL_VIEWS, SCHEDULED_QUERY_SETTINGS, SCHEDULED_WRITES_KEEP_SCHEMA, PROTECTED_STATEFUL,
+    BACKUP_COVERAGE, LOWERCASE_EMAILS, JOB_PERMISSIONS,
 )
 
 __all__ = ["RULES", "Resource", "Rule", "Settings", "Violation"]

@@ -30,6 +30,8 @@ class Settings:
     external_grants: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     # Who restores tables (the admin role's members): the permission preflight checks their grants.
     restorers: tuple[str, ...] = ()
+    # Domains whose groups may write or own datasets (platform/stacks.yaml, not the stack file).
+    writer_domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, order=True)

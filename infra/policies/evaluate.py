@@ -19,7 +19,7 @@ def settings_for(warehouse: Warehouse) -> Settings:
     admins = next((r.members for r in warehouse.roles if r.name == ADMIN_ROLE), ())
     return Settings(protected=stack.protect, advisory=frozenset(stack.policy_advisory),
                     allowed_project_roles=PROJECT_ROLE_ALLOW_LIST, external_grants=external,
-                    restorers=tuple(p.member for p in admins))
+                    restorers=tuple(p.member for p in admins), writer_domains=stack.writer_domains)
 
 
 def resources_of(plan: Plan) -> list[Resource]:
