@@ -11,7 +11,9 @@ applies the rules `check` enforces (each problem names the SQL or YAML file and 
 - the cost guard: a partitioned source (or a table that requires a partition filter) is read
   with a filter on its partition column against `@run_date`/`@run_time`;
 - views read managed tables only (no run parameters, no raw sources);
-- when the outer SELECT lists its columns, they are exactly the declared ones, in order.
+- every column reference resolves against the contracts of the tables it reads (`columns.py`);
+- the outer SELECT's columns (a `*` expanded from the contracts) are exactly the declared ones, in
+  order, and each one's inferred type fits the declared type.
 
 It returns the resolved queries (`infra.model.queries.ResolvedQuery`: SQL with the stack's table
 names), the lineage, and which datasets must authorize which consuming datasets' views.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
 from infra.checks.run_order import must_run_after
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
@@ -55,6 +58,7 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     for key in source_tables:
         lineage.add(Node(key, "source", "source"))
     parsed: dict[str, ParsedQuery] = {}
+    complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:
         try:
             parsed[q.key] = parse(q.sql)
@@ -62,19 +66,26 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
         reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
+        if reads == {r.key for r in parsed[q.key].refs}:
+            complete.add(q.key)
         lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads)
 
     for cycle in lineage.cycles():
         first = by_key[cycle[0]]
         problems.add(first.sql_file, None, "", f"the queries read each other in a cycle: {' -> '.join(cycle)}",
                      "break the cycle: one of these queries must not read the other")
+    schema = contract_schema({**{k: t.columns for k, t in source_tables.items()}, **{q.key: q.columns for q in specs}})
     authorizations: dict[str, set[str]] = {}
     resolved = []
     for q in specs:
         p = parsed.get(q.key)
         if p is None:
             continue
+        columns = analyze_columns(p.tree, schema) if q.key in complete else None
+        for c in columns.problems if columns else ():
+            problems.add(q.sql_file, c.line, "", c.what, c.fix)
         _check_query(q, p, by_key, source_tables, lineage, problems)
+        _check_contract(q, p, columns, problems)
         _check_locations(q, p, by_dataset, by_source, stack, problems)
         for name in sorted(p.table_functions - set(stack.allowed_table_functions)):
             problems.add(q.sql_file, None, "", f"reads through the table function {name}, whose source the lineage "
@@ -85,7 +96,8 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
             for ref in p.refs:
                 if ref.dataset in by_dataset and ref.dataset != q.dataset:
                     authorizations.setdefault(ref.dataset, set()).add(q.dataset)
-        resolved.append(ResolvedQuery(q, _resolve(p, stack, by_source), tuple(sorted(lineage.upstream[q.key]))))
+        resolved.append(ResolvedQuery(q, _resolve(p, stack, by_source), tuple(sorted(lineage.upstream[q.key])),
+                                      columns.lineage if columns else {}, columns.reads if columns else frozenset()))
     return Analysis(tuple(resolved), lineage, authorizations)
 
 
@@ -177,6 +189,31 @@ def _check_locations(q: QuerySpec, p: ParsedQuery, by_dataset, by_source, stack:
                          "keep the datasets a query reads in its own dataset's location")
 
 
+def _check_contract(q: QuerySpec, p: ParsedQuery, columns: ColumnAnalysis | None, problems: Problems) -> None:
+    """The SELECT's columns (a `*` expanded from the contracts when the columns were analysed) are
+    the declared ones, in order, and each inferred type fits the declared one."""
+    outputs = columns.outputs if columns is not None and columns.outputs is not None else (
+        tuple((name, None) for name in p.output_columns) if p.output_columns is not None else None)
+    if outputs is None:
+        return
+    declared = tuple(c.name for c in q.columns)
+    names = tuple(name for name, _ in outputs)
+    if tuple(n.lower() for n in names) != tuple(d.lower() for d in declared):
+        missing = [c for c in declared if c.lower() not in {o.lower() for o in names}]
+        extra = [c for c in names if c.lower() not in {d.lower() for d in declared}]
+        detail = (f"missing {', '.join(missing)}" if missing else "") + \
+                 ("; " if missing and extra else "") + (f"not declared {', '.join(extra)}" if extra else "")
+        problems.add(q.sql_file, None, "", f"the SELECT's columns differ from {q.file}'s columns: "
+                     f"{detail or 'same columns in another order'}",
+                     "make the SELECT list and `columns:` match (names and order): the columns are the contract")
+        return
+    for (name, inferred), column in zip(outputs, q.columns, strict=True):
+        if not compatible(inferred, column.type):
+            problems.add(q.sql_file, None, "", f"column {name} is {inferred} in the SELECT, but {q.file} declares "
+                         f"{column.type}", f"CAST it in the SELECT (`CAST(... AS {column.type}) AS {name}`) or "
+                         "declare the type it has")
+
+
 def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: Lineage, problems: Problems) -> None:
     run_params = p.parameters & {"run_date", "run_time"}
     if q.is_view:
@@ -207,16 +244,6 @@ def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: L
                          f"add e.g. `WHERE DATE({ref.node.alias_or_name}.{column}) = "
                          "DATE_SUB(@run_date, INTERVAL 1 DAY)` "
                          "in the SELECT that reads it")
-    declared = tuple(c.name for c in q.columns)
-    lowered = tuple(c.lower() for c in p.output_columns) if p.output_columns is not None else None
-    if lowered is not None and lowered != tuple(d.lower() for d in declared):
-        missing = [c for c in declared if c.lower() not in {o.lower() for o in p.output_columns}]
-        extra = [c for c in p.output_columns if c.lower() not in {d.lower() for d in declared}]
-        detail = (f"missing {', '.join(missing)}" if missing else "") + \
-                 ("; " if missing and extra else "") + (f"not declared {', '.join(extra)}" if extra else "")
-        problems.add(q.sql_file, None, "", f"the SELECT's columns differ from {q.file}'s columns: "
-                     f"{detail or 'same columns in another order'}",
-                     "make the SELECT list and `columns:` match (names and order): the columns are the contract")
     if q.schedule is not None:
         for up_key in sorted(lineage.upstream_queries(q.key)):
             up = by_key[up_key]

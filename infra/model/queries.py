@@ -9,7 +9,9 @@ Deliberately not here: the checks themselves, and the Data Transfer Service conf
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from infra.declarations.queries import QuerySpec
 
@@ -19,6 +21,10 @@ class ResolvedQuery:
     spec: QuerySpec
     sql: str  # the SQL with the stack's fully qualified table names
     reads: tuple[str, ...]  # dataset.table keys, sorted
+    # The column lineage (`infra.checks.columns`): each output column's upstream (table, column)
+    # pairs, and every (table, column) the SQL reads anywhere. Empty when the columns were not analysed.
+    column_lineage: Mapping[str, frozenset[tuple[str, str]]] = field(default_factory=lambda: MappingProxyType({}))
+    column_reads: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def transfer_display_name(self) -> str:

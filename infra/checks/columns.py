@@ -1,0 +1,276 @@
+"""Column-level analysis of a query with sqlglot's optimizer, against the declared contracts.
+
+The schema is built from the contracts (`columns:`) of every raw source table and of every table
+and view a query builds, under the names SQL writes (`mart.core_users`, `stripe.invoices`). On it,
+sqlglot's `qualify` resolves every column reference to the table it comes from and expands every
+`*`, and `annotate_types` infers each output's type. From that, for one query:
+
+- every column reference that resolves to nothing (a misspelt name, a column another query no
+  longer builds, an alias of a table that is not in the FROM) is a problem with its line and the
+  closest columns in reach; so is a name two tables of the FROM both have (BigQuery: ambiguous);
+- the output columns, with the `*` expanded, and their inferred types (None where sqlglot cannot
+  tell): `query_rules.py` compares them with the query's own contract;
+- the column lineage: for each output column, the upstream `(table, column)` pairs it is computed
+  from, and every `(table, column)` the query reads anywhere (WHERE, JOIN, GROUP BY included).
+  `impact` and the breaking-change check walk it downstream.
+
+Deliberately not here: which tables exist (the caller analyses a query only once every table it
+names is known) and what a problem means for the query (`query_rules.py`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+from sqlglot.optimizer.annotate_types import annotate_types
+from sqlglot.optimizer.qualify import qualify
+from sqlglot.optimizer.scope import Scope, traverse_scope
+from sqlglot.schema import MappingSchema
+
+from infra.declarations.columns import Column
+from infra.declarations.keys import suggest
+
+# Coercions BigQuery applies when a value is written to a column of another type (docs/real-world.md,
+# "type-coercion"): an INT64 result fits a NUMERIC, BIGNUMERIC or FLOAT64 column, and so on.
+COERCIONS = {"INT64": {"NUMERIC", "BIGNUMERIC", "FLOAT64"}, "NUMERIC": {"BIGNUMERIC", "FLOAT64"},
+             "BIGNUMERIC": {"FLOAT64"}, "DATE": {"DATETIME"}}
+
+Reads = frozenset[tuple[str, str]]  # (dataset.table, column)
+
+
+@dataclass(frozen=True)
+class ColumnProblem:
+    line: int | None
+    what: str
+    fix: str
+
+
+@dataclass(frozen=True)
+class ColumnAnalysis:
+    outputs: tuple[tuple[str, str | None], ...] | None  # (name, inferred BigQuery type); None: not known
+    lineage: Mapping[str, Reads] = field(default_factory=lambda: MappingProxyType({}))
+    reads: Reads = frozenset()
+    problems: tuple[ColumnProblem, ...] = ()
+
+
+def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
+    """A sqlglot schema from `{"dataset.table": columns}`."""
+    nested: dict[str, dict[str, dict[str, str]]] = {}
+    for key, columns in contracts.items():
+        dataset, _, table = key.partition(".")
+        nested.setdefault(dataset, {})[table] = {c.name: c.type for c in columns}
+    return MappingSchema(nested, dialect="bigquery", normalize=False)
+
+
+def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalysis:
+    """Resolve every column of `tree` (a parsed query whose tables are all in `schema`)."""
+    alias_problems = _aliases_out_of_reach(tree, schema)
+    try:
+        # Partial qualification: `t.misspelt` stays as written instead of stopping the analysis,
+        # so that every unknown column of the query is told in one run (`_unresolved`).
+        qualified = qualify(tree.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
+                            allow_partial_qualification=True, identify=False, quote_identifiers=False)
+    except SqlglotError as exc:
+        return ColumnAnalysis(None, problems=(ColumnProblem(None, f"the columns cannot be resolved: "
+                                                            f"{_first_line(exc)}", "fix the column references"),))
+    scopes = traverse_scope(qualified)
+    problems = alias_problems + _unresolved(scopes, schema)
+    with contextlib.suppress(SqlglotError):  # the types stay unknown; the names are still checked
+        annotate_types(qualified, schema=schema, dialect="bigquery")
+    root = scopes[-1] if scopes else None
+    return ColumnAnalysis(outputs=_outputs(qualified), lineage=_lineage(root) if root else MappingProxyType({}),
+                          reads=_reads(scopes), problems=tuple(problems))
+
+
+def compatible(inferred: str | None, declared: str) -> bool:
+    """Whether a value of the inferred type can be written to a column of the declared type."""
+    if inferred is None:
+        return True
+    return inferred == declared or declared in COERCIONS.get(inferred, ())
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _table_key(table: exp.Table) -> str:
+    return f"{table.db}.{table.name}"
+
+
+def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProblem]:
+    """Columns no table of their FROM (nor, in a subquery, of an enclosing FROM) has, and names that
+    several tables of the FROM have. A subquery's unresolved column is also its enclosing scope's:
+    each is told once."""
+    out: list[ColumnProblem] = []
+    told: set[int] = set()
+    for scope in scopes:
+        if not isinstance(scope.expression, exp.Select):
+            continue
+        for column in scope.columns:
+            source = scope.sources.get(column.table) if column.table else None
+            known = _source_columns(source, schema) if source is not None else []
+            if known and "*" not in known and column.name not in known and id(column) not in told:
+                told.add(id(column))
+                label = _table_key(source) if isinstance(source, exp.Table) else column.table
+                out.append(ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: {label} has "
+                                         f"no column {column.name!r}{suggest(column.name, known)}",
+                                         f"use one of {label}'s columns, or declare {column.name} in its contract"))
+        for column in scope.unqualified_columns + scope.external_columns:
+            if id(column) in told:
+                continue
+            owners = sorted(a for a, s in scope.sources.items() if column.name in _source_columns(s, schema))
+            if not column.table and len(owners) > 1:
+                told.add(id(column))
+                out.append(ColumnProblem(_line(column), f"ambiguous column {column.name}: "
+                                         f"{' and '.join(owners)} both have it",
+                                         f"qualify it, e.g. `{owners[0]}.{column.name}`"))
+            elif column in scope.external_columns and not _correlated(scope, column, schema):
+                told.add(id(column))
+                out.append(_unknown(scope, column, schema))
+    return out
+
+
+def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnProblem:
+    if column.table:
+        return ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: no table or column "
+                             f"{column.table!r} in its FROM{suggest(column.table, list(scope.sources))}",
+                             "qualify the column with an alias of its FROM")
+    in_reach, outer = _columns_in_reach(scope, schema), scope.parent if scope.can_be_correlated else None
+    while outer is not None:  # a subquery may name its enclosing query's columns
+        in_reach += _columns_in_reach(outer, schema)
+        outer = outer.parent if outer.can_be_correlated else None
+    return ColumnProblem(_line(column), f"unknown column {column.name}: no table of its FROM has it"
+                         f"{suggest(column.name, in_reach)}",
+                         "name a column of the tables it reads (their `columns:`), or declare it there")
+
+
+def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[ColumnProblem]:
+    """A SELECT-list alias named in the same SELECT's WHERE or in a later item of its list: BigQuery
+    refuses both unless an administrator turned reusable column aliases on (docs/real-world.md,
+    "column-aliases"), and sqlglot would accept them. GROUP BY, HAVING, QUALIFY and ORDER BY may name them."""
+    out = []
+    for scope in traverse_scope(tree.copy()):
+        select = scope.expression
+        if not isinstance(select, exp.Select):
+            continue
+        offered = set(_columns_in_reach(scope, schema))
+        places = [(None, select.args.get("where"))] + [(i, p) for i, p in enumerate(select.expressions)]
+        earlier = {i: {p.alias for p in select.expressions[:i] if isinstance(p, exp.Alias)}
+                   for i in range(len(select.expressions))}
+        aliases = {p.alias for p in select.expressions if isinstance(p, exp.Alias)} - offered
+        for index, place in places:
+            if place is None:
+                continue
+            visible = aliases if index is None else earlier[index] - offered
+            for column in place.find_all(exp.Column):
+                if not column.table and column.name in visible and column.find_ancestor(exp.Select) is select:
+                    clause = "its WHERE" if index is None else "a later item of its SELECT list"
+                    out.append(ColumnProblem(_line(column), f"{column.name} is an alias of the SELECT list, named in "
+                                             f"{clause}: BigQuery does not resolve it there",
+                                             "repeat the expression, or compute it in a CTE first"))
+    return out
+
+
+def _correlated(scope: Scope, column: exp.Column, schema: MappingSchema) -> bool:
+    """Whether a column a subquery does not resolve is one of an enclosing query's (correlated)."""
+    if not scope.can_be_correlated:
+        return False
+    parent = scope.parent
+    while parent is not None:
+        if column.table and column.table in parent.sources:
+            return True
+        if not column.table and column.name in _columns_in_reach(parent, schema):
+            return True
+        parent = parent.parent if parent.can_be_correlated else None
+    return False
+
+
+def _source_columns(source: exp.Expression | Scope, schema: MappingSchema) -> list[str]:
+    """The columns a FROM item offers; empty when they are not known (UNNEST and other functions)."""
+    if isinstance(source, exp.Table):
+        return list(schema.column_names(source))
+    if isinstance(source, Scope) and not source.is_udtf and \
+            isinstance(source.expression, (exp.Select, exp.SetOperation)):
+        return list(source.expression.named_selects)
+    return []
+
+
+def _columns_in_reach(scope: Scope, schema: MappingSchema) -> list[str]:
+    names: list[str] = []
+    for source in scope.sources.values():
+        names += _source_columns(source, schema)
+    return sorted(set(names))
+
+
+def _line(column: exp.Column) -> int | None:
+    for part in (column.this, column):
+        line = part.meta.get("line") if isinstance(part, exp.Expression) and part.meta else None
+        if line:
+            return line
+    return None
+
+
+def _outputs(tree: exp.Expression) -> tuple[tuple[str, str | None], ...] | None:
+    select = tree
+    while isinstance(select, exp.SetOperation):
+        select = select.left
+    if isinstance(select, exp.Subquery):
+        select = select.unnest()
+    if not isinstance(select, exp.Select):
+        return None
+    out = []
+    for projection in select.expressions:
+        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
+            return None  # a star sqlglot could not expand
+        kind = projection.type
+        text = kind.sql("bigquery").upper() if kind is not None and not kind.is_type(
+            exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else None
+        out.append((projection.alias_or_name, text))
+    return tuple(out)
+
+
+def _reads(scopes: list[Scope]) -> Reads:
+    out = set()
+    for scope in scopes:
+        for column in scope.columns:
+            source = scope.sources.get(column.table)
+            if isinstance(source, exp.Table):
+                out.add((_table_key(source), column.name))
+    return frozenset(out)
+
+
+def _lineage(root: Scope) -> Mapping[str, Reads]:
+    memo: dict[tuple[int, str], Reads] = {}
+
+    def origins(scope: Scope, position: int) -> Reads:
+        """The upstream columns of the scope's output at `position` (set operations match by position)."""
+        key = (id(scope), position)
+        if key in memo:
+            return memo[key]
+        memo[key] = frozenset()  # a guard for recursive CTEs
+        found: set[tuple[str, str]] = set()
+        if scope.set_operation_scopes:
+            for branch in scope.set_operation_scopes:
+                found |= origins(branch, position)
+        elif isinstance(scope.expression, exp.Select) and position < len(scope.expression.expressions):
+            for column in scope.expression.expressions[position].find_all(exp.Column):
+                source = scope.sources.get(column.table)
+                if isinstance(source, exp.Table):
+                    found.add((_table_key(source), column.name))
+                elif isinstance(source, Scope):
+                    found |= by_name(source, column.name)
+        memo[key] = frozenset(found)
+        return memo[key]
+
+    def by_name(scope: Scope, name: str) -> Reads:
+        names = scope.expression.named_selects if isinstance(scope.expression, (exp.Select, exp.SetOperation)) else []
+        return origins(scope, names.index(name)) if name in names else frozenset()
+
+    select = root.expression
+    names = select.named_selects if isinstance(select, (exp.Select, exp.SetOperation)) else []
+    return MappingProxyType({name: origins(root, i) for i, name in enumerate(names)})
