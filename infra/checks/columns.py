@@ -154,7 +154,7 @@ def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[C
     refuses both unless an administrator turned reusable column aliases on (docs/real-world.md,
     "column-aliases"), and sqlglot would accept them. GROUP BY, HAVING, QUALIFY and ORDER BY may name them."""
     out = []
-    for scope in traverse_scope(tree.copy()):
+    for scope in traverse_scope(tree):  # reads the tree, changes nothing
         select = scope.expression
         if not isinstance(select, exp.Select):
             continue

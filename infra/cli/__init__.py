@@ -3,7 +3,8 @@
 One module per command group, all sharing `preflight.py` (loading, one-line failures, the
 BigQuery client, the error guard):
 
-- `check.py`: `check` (validate; `--policy` adds the security rules), `graph`, `policy-config`;
+- `check.py`: `check` (validate; `--policy` adds the security rules; `--base REF` the breaking
+  changes), `graph`, `impact` (what reads a table or column downstream), `policy-config`;
 - `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;
@@ -35,7 +36,7 @@ def main_group(ctx: click.Context, root: Path | None) -> None:
     ctx.obj = (root or repository_root()).resolve()
 
 
-for command in (check.check, plan.plan, check.graph, run.run, backups.backups, check.policy_config,
+for command in (check.check, plan.plan, check.graph, check.impact, run.run, backups.backups, check.policy_config,
                 backups.restore, drift.drift, adopt.adopt):
     main_group.add_command(command)
 

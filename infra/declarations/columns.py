@@ -29,6 +29,9 @@ COLUMN_FIELDS = (
     Field("mode", str, default="NULLABLE", choices=MODES, example="REQUIRED"),
     # "the text can be at most 1,024 characters" (docs/real-world.md, "description-lengths")
     Field("description", str, required=True, example="'Stripe customer id (cus_...).'", max_length=1024),
+    # Why the column will go and what replaces it: a tool that reads it is told before it is removed
+    # (`check --base` refuses removing a column something reads unless the earlier version said this).
+    Field("deprecated", str, example="'use plan_tier instead; removed after 2027-01-31'", max_length=300),
 )
 
 
@@ -38,10 +41,13 @@ class Column:
     type: str
     mode: str
     description: str
+    deprecated: str | None = None
 
     def as_bigquery_json(self) -> dict:
         """The column as BigQuery's table-schema JSON expects it."""
-        return {"name": self.name, "type": self.type, "mode": self.mode, "description": self.description}
+        description = f"DEPRECATED: {self.deprecated} | {self.description}" if self.deprecated else self.description
+        # BigQuery keeps at most 1,024 characters of a column's description (docs/real-world.md)
+        return {"name": self.name, "type": self.type, "mode": self.mode, "description": description[:1024]}
 
 
 def read_columns(doc: Doc, path: tuple, raw: object, problems: Problems) -> tuple[Column, ...] | None:
@@ -69,7 +75,7 @@ def read_columns(doc: Doc, path: tuple, raw: object, problems: Problems) -> tupl
                          "remove one of the two")
             continue
         seen.add(v["name"].lower())
-        columns.append(Column(v["name"], v["type"], v["mode"], v["description"].strip()))
+        columns.append(Column(v["name"], v["type"], v["mode"], v["description"].strip(), v["deprecated"]))
     if len(problems) > before:
         return None
     return tuple(columns)
