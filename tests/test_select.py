@@ -11,6 +11,7 @@ import pytest
 
 from infra.checks.select import Declared, SelectorError, select, selection
 from infra.model.load import load_for_stack
+from infra.problems import ProblemsError
 from tests.conftest import ROOT, one_line_error, run_cli
 
 MRR = "mart.revenue_mrr"
@@ -112,6 +113,32 @@ def test_a_table_name_of_two_datasets_must_be_written_with_its_dataset(prod):
     with pytest.raises(SelectorError, match=re.escape("of several datasets: mart.revenue_mrr, stripe.revenue_mrr")):
         selection(declared, ["revenue_mrr"])
     assert selection(declared, [MRR]).keys == {MRR}
+
+
+def test_a_query_whose_yaml_did_not_load_is_still_selected_by_its_name_folder_and_layer(project):
+    users = project / "scheduled_queries/mart/core/core_users.yaml"
+    users.write_text(users.read_text().replace("type: DATE", "type: DATEX", 1))
+    with pytest.raises(ProblemsError) as caught:
+        load_for_stack(project, "prod")
+    declared = caught.value.declared
+    assert declared.unloaded == ("mart/core/core_users",) and declared.lineage is not None
+    for selector in ("core_users", "mart.core_users", "folder:core", "layer:mart", "core_*"):
+        chosen = selection(declared, [selector])
+        assert chosen.unloaded == {"mart/core/core_users"}, selector
+        assert {"scheduled_queries/mart/core/core_users.yaml", "scheduled_queries/mart/core/core_users.sql"} <= \
+            chosen.files
+        assert all("/" not in key for key in chosen.keys)  # only tables that loaded are keys
+    assert selection(declared, ["dataset:mart"]).unloaded == set()  # its dataset is unknown
+
+
+def test_check_select_without_any_stack_file_shows_everything(project):
+    stack = project / "Pulumi.prod.yaml"
+    stack.write_text(stack.read_text().replace("config:", "config: [", 1))
+    done = run_cli("--root", str(project), "check", "--stack", "prod", "--select", "mart.revenue_mrr")
+    assert done.returncode == 1
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("check: --select is ignored: no stack file loaded")
+    assert lines[1].startswith("Pulumi.prod.yaml:") and lines[-1] == f"{len(lines) - 2} problem(s) found."
 
 
 def test_graph_select_draws_only_the_selection_small_enough_to_paste():

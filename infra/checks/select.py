@@ -29,6 +29,7 @@ Deliberately not here: running git (`changed.py`), drawing (`lineage.py`), and r
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import re
 from collections.abc import Iterable
@@ -56,14 +57,16 @@ class SelectorError(ValueError):
 
 @dataclass(frozen=True)
 class Declared:
-    """What selection reads: the lineage (None when no stack file loaded, so no SQL was read) and
-    the specs of the queries, datasets and raw sources, as loaded (also when the load found
-    problems: `ProblemsError.declared`)."""
+    """What selection reads: the lineage (None when no stack file loaded, so no SQL was read), the
+    specs of the queries, datasets and raw sources, as loaded, and the query files that failed to
+    load (`layer/folder/name` paths without suffix; only when the load found problems, see
+    `ProblemsError.declared`: their problems are what `check --select` must still show)."""
 
     lineage: Lineage | None
     queries: tuple[QuerySpec, ...]
     datasets: tuple[DatasetSpec, ...]
     sources: tuple[SourceSpec, ...]
+    unloaded: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, warehouse) -> Declared:
@@ -71,12 +74,23 @@ class Declared:
         return cls(warehouse.lineage, tuple(q.spec for q in warehouse.queries),
                    tuple(d.spec for d in warehouse.datasets), tuple(s.spec for s in warehouse.sources))
 
+    @classmethod
+    def after_problems(cls, root: Path, lineage: Lineage | None, queries: tuple[QuerySpec, ...],
+                       datasets: tuple[DatasetSpec, ...], sources: tuple[SourceSpec, ...]) -> Declared:
+        """From a load that found problems: also the query files under `root` that did not load."""
+        base = root / "scheduled_queries"
+        found = {p.with_suffix("").relative_to(base).as_posix() for p in base.glob("*/*/*")
+                 if p.suffix in (".sql", ".yaml") and p.name != DEFAULTS_FILE and p.is_file()}
+        loaded = {PurePosixPath(q.file).with_suffix("").relative_to("scheduled_queries").as_posix() for q in queries}
+        return cls(lineage, queries, datasets, sources, tuple(sorted(found - loaded)))
+
 
 @dataclass(frozen=True)
 class Selection:
     keys: frozenset[str]  # the selected `dataset.table` keys
     files: frozenset[str]  # the files declaring them, and changed files that declare no table
     changed: frozenset[str]  # the keys a `changed:` atom found changed (before `+`), to highlight
+    unloaded: frozenset[str] = frozenset()  # selected query files that failed to load (`Declared.unloaded`)
 
 
 def select(warehouse, selectors: Iterable[str], root: Path | None = None) -> frozenset[str]:
@@ -87,7 +101,8 @@ def select(warehouse, selectors: Iterable[str], root: Path | None = None) -> fro
 
 def changed_keys(declared: Declared, root: Path, ref: str) -> frozenset[str]:
     """The keys whose declaration files changed since the commit `ref` (`graph --changed`)."""
-    return _Graph(declared, root).changed(f"changed:{ref}", ref)[0]
+    graph = _Graph(declared, root)
+    return frozenset(k for k in graph.changed(f"changed:{ref}", ref)[0] if graph.nodes[k].loaded)
 
 
 def selection(declared: Declared, selectors: Iterable[str], root: Path | None = None) -> Selection:
@@ -96,7 +111,7 @@ def selection(declared: Declared, selectors: Iterable[str], root: Path | None = 
     if not terms:
         raise SelectorError("", "selects nothing", "name a table, or use layer:, folder:, dataset: or changed:")
     graph = _Graph(declared, root)
-    keys: set[str] = set()
+    ids: set[str] = set()
     for term in terms:
         atoms = term.split(",")
         found = [graph.atom(a) for a in atoms]
@@ -104,27 +119,27 @@ def selection(declared: Declared, selectors: Iterable[str], root: Path | None = 
         if not chosen and not any(a.lstrip("0123456789+").startswith("changed:") for a in atoms):
             raise SelectorError(term, "no table is selected by all of " + ", ".join(atoms),
                                 "separate them with a space to select what any of them selects")
-        keys |= chosen
+        ids |= chosen
     files = set(graph.loose)
-    for key in keys:
-        files |= graph.nodes[key].files
-    return Selection(frozenset(keys), frozenset(files), frozenset(graph.changed_found))
+    for node_id in ids:
+        files |= graph.nodes[node_id].files
+    loaded = {i for i in ids if graph.nodes[i].loaded}
+    return Selection(frozenset(loaded), frozenset(files),
+                     frozenset(k for k in graph.changed_found if graph.nodes[k].loaded), frozenset(ids - loaded))
 
 
 @dataclass(frozen=True)
 class _Node:
-    key: str
+    key: str  # `dataset.table`; for a query file that did not load, its path `layer/folder/name`
     layer: str
     folder: str | None  # `layer/folder` of its query's files; None for a raw source's table
+    dataset: str | None  # None for a query file that did not load (its dataset is unknown)
+    table: str
     files: frozenset[str]
 
     @property
-    def dataset(self) -> str:
-        return self.key.split(".", 1)[0]
-
-    @property
-    def table(self) -> str:
-        return self.key.split(".", 1)[1]
+    def loaded(self) -> bool:
+        return self.dataset is not None
 
 
 class _Graph:
@@ -138,14 +153,17 @@ class _Graph:
         dataset_file = {d.name: d.file for d in declared.datasets}
         for source in declared.sources:
             for table in source.tables:
-                self._add(_Node(f"{source.name}.{table}", "source", None, frozenset({source.file})))
+                self._add(_Node(f"{source.name}.{table}", "source", None, source.name, table,
+                                frozenset({source.file})))
         for q in declared.queries:
-            folder = PurePosixPath(q.file).parent
-            files = {q.file, q.sql_file, str(folder / DEFAULTS_FILE), str(folder.parent / DEFAULTS_FILE),
-                     dataset_file.get(q.dataset, f"datasets/{q.dataset}.yaml")}
             known = lineage.nodes.get(q.key) if lineage is not None else None
             layer = known.layer if known is not None else dataset_layer.get(q.dataset, q.layer)
-            self._add(_Node(q.key, layer, f"{q.layer}/{q.folder}", frozenset(files)))
+            files = _query_files(q.file, q.sql_file) | {dataset_file.get(q.dataset, f"datasets/{q.dataset}.yaml")}
+            self._add(_Node(q.key, layer, f"{q.layer}/{q.folder}", q.dataset, q.name, files))
+        for path in declared.unloaded:
+            layer, folder, name = path.split("/")
+            base = f"scheduled_queries/{path}"
+            self._add(_Node(path, layer, f"{layer}/{folder}", None, name, _query_files(base + ".yaml", base + ".sql")))
         self.up: dict[str, set[str]] = {k: set() for k in self.nodes}
         self.down: dict[str, set[str]] = {k: set() for k in self.nodes}
         for key, reads in (lineage.upstream.items() if lineage is not None else ()):
@@ -163,8 +181,7 @@ class _Graph:
 
     def _add(self, node: _Node) -> None:
         before = self.nodes.get(node.key)  # a destination declared twice (a problem): both files
-        self.nodes[node.key] = node if before is None else _Node(node.key, node.layer, node.folder,
-                                                                 before.files | node.files)
+        self.nodes[node.key] = node if before is None else dataclasses.replace(node, files=before.files | node.files)
 
     def atom(self, atom: str) -> set[str]:
         m = _ATOM.match(atom)
@@ -196,7 +213,7 @@ class _Graph:
             return set(keys)
         if method == "":
             return self._names(atom, value)
-        values = {"layer": lambda n: {n.layer}, "dataset": lambda n: {n.dataset},
+        values = {"layer": lambda n: {n.layer}, "dataset": lambda n: {n.dataset} if n.dataset else set(),
                   "folder": lambda n: {n.folder, n.folder.split("/")[1]} if n.folder else set()}[method]
         keys = {k for k, n in self.nodes.items() if value in values(n)}
         if not keys:
@@ -212,17 +229,21 @@ class _Graph:
             if not keys:
                 raise SelectorError(atom, "matches no table", "check the pattern against `graph`'s names")
             return keys
-        if name in self.nodes:
+        if name in self.nodes and self.nodes[name].loaded:
             return {name}
-        tables = {}
+        tables: dict[str, list[str]] = {}
         for key, node in self.nodes.items():
             tables.setdefault(node.table, []).append(key)
-        if "." not in name and name in tables:
-            if len(tables[name]) > 1:
-                raise SelectorError(atom, f"is a table of several datasets: {', '.join(sorted(tables[name]))}",
+        _, dot, table = name.rpartition(".")
+        unloaded = [k for k in tables.get(table, ()) if not self.nodes[k].loaded]
+        if dot and unloaded:  # `mart.core_users` whose YAML did not load: its dataset is unknown
+            return set(unloaded)
+        if not dot and table in tables:
+            if len(tables[table]) > 1:
+                raise SelectorError(atom, f"is a table of several datasets: {', '.join(sorted(tables[table]))}",
                                     "write dataset.table")
-            return set(tables[name])
-        options = sorted(self.nodes) if "." in name else sorted(tables)
+            return set(tables[table])
+        options = sorted(k for k, n in self.nodes.items() if n.loaded) if dot else sorted(tables)
         raise SelectorError(atom, f"there is no table {name!r}{suggest(name, options)}",
                             "write dataset.table or a table name that `graph` shows")
 
@@ -250,6 +271,12 @@ class _Graph:
             seen |= frontier
             step += 1
         return seen
+
+
+def _query_files(yaml_file: str, sql_file: str) -> frozenset[str]:
+    """A query's files: its YAML and SQL, and the defaults of its folder and of its layer."""
+    folder = PurePosixPath(yaml_file).parent
+    return frozenset({yaml_file, sql_file, str(folder / DEFAULTS_FILE), str(folder.parent / DEFAULTS_FILE)})
 
 
 _EXAMPLES = {"layer": "layer:mart", "folder": "folder:revenue", "dataset": "dataset:stg_external",

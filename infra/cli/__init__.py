@@ -3,7 +3,8 @@
 One module per command group, all sharing `preflight.py` (loading, one-line failures, the
 BigQuery client, the error guard):
 
-- `check.py`: `check` (validate; `--policy` adds the security rules), `graph`, `policy-config`;
+- `check.py`: `check` (validate; `--policy` adds the security rules; its report in text, JSON or
+  GitHub annotations, narrowed by `--select`: `check_report.py`), `graph`, `policy-config`;
 - `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;

@@ -69,10 +69,11 @@ def _attempt(root: Path, stack: str) -> Warehouse | ProblemsError:
         return exc
 
 
-def _selection(root: Path, loaded: dict[str, Warehouse | ProblemsError], selectors: tuple[str, ...]) -> Selection:
+def _selection(root: Path, loaded: dict[str, Warehouse | ProblemsError],
+               selectors: tuple[str, ...]) -> Selection | None:
     """The selection, on the first stack whose lineage is known (every stack's lineage is the
-    same: it comes from the files, not the stack); one line and exit 1 for a bad selector, or
-    when no stack file loaded, so no SQL was read."""
+    same: it comes from the files, not the stack); one line and exit 1 for a bad selector. None,
+    said on stderr, when no stack file loaded: without the lineage the report shows everything."""
     for result in loaded.values():
         declared = result.declared if isinstance(result, ProblemsError) else Declared.of(result)
         if isinstance(declared, Declared) and declared.lineage is not None:
@@ -80,8 +81,9 @@ def _selection(root: Path, loaded: dict[str, Warehouse | ProblemsError], selecto
                 return selection(declared, selectors, root)
             except SelectorError as exc:
                 fail("check", str(exc))
-    fail("check", "--select needs the lineage, and no stack file loaded; fix: run check without --select and "
-                  "fix the stack files first")
+    click.echo("check: --select is ignored: no stack file loaded, so the lineage is unknown; every problem is shown",
+               err=True)
+    return None
 
 
 def _check_policy(root: Path, stack: str, warehouse: Warehouse, report: CheckReport) -> None:

@@ -152,7 +152,7 @@ class CheckReport:
         selected = None
         if self.selection is not None:
             selected = {"selectors": list(self.selectors), "tables": sorted(self.selection.keys),
-                        "problems_not_shown": self.hidden}
+                        "queries_not_loaded": sorted(self.selection.unloaded), "problems_not_shown": self.hidden}
         return {"stacks": self.stacks, "problems": problems, "violations": self.violations,
                 "refusals": self.refusals, "errors": self.errors, "selection": selected,
                 "failed": self.failed, "exit_code": 1 if self.failed else 0}

@@ -50,7 +50,7 @@ def load_for_stack(root: Path, stack: str) -> Warehouse:
     if config is None:
         # Still load the declarations so one run reports every problem.
         datasets, sources, _, queries = load_declarations(root, problems)
-        problems.raise_if_any(declared=Declared(None, queries, datasets, sources))
+        problems.raise_if_any(declared=Declared.after_problems(root, None, queries, datasets, sources))
     return load_warehouse(root, config, problems)
 
 
@@ -94,7 +94,7 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     sources = tuple(Source(spec=s, project=stack.source_project, location=s.location or stack.location)
                     for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
-    problems.raise_if_any(declared=Declared(analysis.lineage, query_specs, specs, source_specs))
+    problems.raise_if_any(declared=Declared.after_problems(root, analysis.lineage, query_specs, specs, source_specs))
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
                      queries=analysis.queries, lineage=analysis.lineage, backups=backups)
 
