@@ -170,3 +170,9 @@ def test_graph_select_an_edge_leaves_out_what_is_not_selected():
 def test_graph_refuses_a_bad_selector_in_one_line():
     line = one_line_error(run_cli("graph", "--select", "layer:mrt"))
     assert line.startswith("graph: selector 'layer:mrt': no table has layer 'mrt' (did you mean 'mart'?); fix: ")
+
+
+def test_check_refuses_a_bad_selector_in_one_line_before_checking():
+    line = one_line_error(run_cli("check", "--select", "revenue_mr", "--format", "json"))
+    assert line.startswith("check: selector 'revenue_mr': there is no table 'revenue_mr' (did you mean "
+                           "'revenue_mrr'?); fix: ")
