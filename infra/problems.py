@@ -30,10 +30,13 @@ class Problem:
 
 
 class ProblemsError(Exception):
-    """Raised with every problem found; `str()` is one line per problem."""
+    """Raised with every problem found; `str()` is one line per problem. `declared`, when the
+    loader sets it, is what the files declared despite the problems (`infra.checks.select.Declared`),
+    so that a report can still be narrowed to a selection of tables (`check --select`)."""
 
-    def __init__(self, problems: Iterable[Problem]):
+    def __init__(self, problems: Iterable[Problem], declared: object | None = None):
         self.problems = tuple(sorted(set(problems), key=_sort_key))
+        self.declared = declared
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
@@ -62,6 +65,6 @@ class Problems:
     def __len__(self) -> int:
         return len(self._items)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, declared: object | None = None) -> None:
         if self._items:
-            raise ProblemsError(self._items)
+            raise ProblemsError(self._items, declared)

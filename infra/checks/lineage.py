@@ -7,17 +7,24 @@ view reads to the table it builds. Built once per load from the parsed SQL, it a
 - in which order do the queries run? (`order`: upstream first, deterministic);
 - which scheduled queries feed a query, looking through views (`upstream_queries`), so that
   a query can be checked to run after its inputs are fresh;
-- how does it look? (`to_mermaid`, `to_dot`, for a pull request).
+- how does it look? (`to_mermaid`, `to_dot`, for a pull request): the whole lineage, or a
+  selection of nodes (`select.py`) with the edges among them, changed nodes highlighted (a Mermaid
+  `classDef`, a filled Graphviz node).
 
-Deliberately not here: parsing SQL (`sql.py`) and schedule arithmetic (`schedule.py`).
+Deliberately not here: parsing SQL (`sql.py`), schedule arithmetic (`schedule.py`) and the
+selection grammar (`select.py`).
 """
 
 from __future__ import annotations
 
 import heapq
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 LAYER_ORDER = ("source", "staging", "mart", "ml", "sync", "reporting")
+# How a changed node is drawn: a Mermaid `classDef` body, Graphviz node attributes.
+CHANGED_STYLE = {"mermaid": "fill:#fde68a,stroke:#b45309,stroke-width:2px",
+                 "dot": 'style=filled, fillcolor="#fde68a", color="#b45309", penwidth=2'}
 
 
 @dataclass(frozen=True)
@@ -112,15 +119,26 @@ class Lineage:
         return out
 
 
-    def _shown(self, layer: str) -> list[str]:
-        """The nodes of a layer worth drawing: every built table, and the sources something reads."""
+    def _shown(self, layer: str, keys: Collection[str] | None) -> list[str]:
+        """The nodes of a layer to draw: those of a selection (`keys`); without one, every built
+        table and the sources something reads."""
+        if keys is not None:
+            return sorted(k for k in keys if k in self.nodes and self.nodes[k].layer == layer)
         read = set().union(*self.upstream.values()) if self.upstream else set()
         return sorted(k for k, n in self.nodes.items() if n.layer == layer and (n.kind != "source" or k in read))
 
-    def to_mermaid(self) -> str:
+    def _edges(self, keys: Collection[str] | None) -> list[tuple[str, str]]:
+        """(upstream, downstream) pairs to draw: among the selected nodes only, when selected."""
+        return [(up, key) for key in sorted(self.upstream) for up in sorted(self.upstream[key])
+                if keys is None or (key in keys and up in keys)]
+
+    def to_mermaid(self, keys: Collection[str] | None = None, highlight: Collection[str] = ()) -> str:
+        """A Mermaid flowchart of the nodes `keys` (default: the whole lineage) and the edges among
+        them; the nodes of `highlight` that are drawn get the class `changed`."""
         lines = ["flowchart LR"]
+        drawn: list[str] = []
         for layer in LAYER_ORDER:
-            members = self._shown(layer)
+            members = self._shown(layer, keys)
             if not members:
                 continue
             lines.append(f"  subgraph {layer}")
@@ -130,25 +148,29 @@ class Lineage:
                          else f'{_id(key)}[/"{key}"/]' if node.kind == "view" else f'{_id(key)}["{key}"]')
                 lines.append(f"    {shape}")
             lines.append("  end")
-        for key in sorted(self.upstream):
-            for up in sorted(self.upstream[key]):
-                lines.append(f"  {_id(up)} --> {_id(key)}")
+            drawn += members
+        lines += [f"  {_id(up)} --> {_id(key)}" for up, key in self._edges(keys)]
+        marked = [k for k in drawn if k in highlight]
+        if marked:
+            lines.append(f"  classDef changed {CHANGED_STYLE['mermaid']}")
+            lines.append(f"  class {','.join(_id(k) for k in marked)} changed")
         return "\n".join(lines)
 
-    def to_dot(self) -> str:
+    def to_dot(self, keys: Collection[str] | None = None, highlight: Collection[str] = ()) -> str:
+        """Graphviz of the nodes `keys` (default: the whole lineage) and the edges among them; the
+        nodes of `highlight` filled."""
         lines = ["digraph lineage {", "  rankdir=LR;", "  node [fontname=Helvetica, fontsize=10];"]
         for layer in LAYER_ORDER:
-            members = self._shown(layer)
+            members = self._shown(layer, keys)
             if not members:
                 continue
             lines.append(f'  subgraph "cluster_{layer}" {{ label="{layer}";')
             for key in members:
                 shape = {"source": "cylinder", "view": "parallelogram"}.get(self.nodes[key].kind, "box")
-                lines.append(f'    "{key}" [shape={shape}];')
+                style = f", {CHANGED_STYLE['dot']}" if key in highlight else ""
+                lines.append(f'    "{key}" [shape={shape}{style}];')
             lines.append("  }")
-        for key in sorted(self.upstream):
-            for up in sorted(self.upstream[key]):
-                lines.append(f'  "{up}" -> "{key}";')
+        lines += [f'  "{up}" -> "{key}";' for up, key in self._edges(keys)]
         lines.append("}")
         return "\n".join(lines)
 

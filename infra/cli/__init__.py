@@ -4,7 +4,8 @@ One module per command group, all sharing `preflight.py` (loading, one-line fail
 BigQuery client, the error guard):
 
 - `check.py`: `check` (validate; `--policy` adds the security rules; `--base REF` the breaking
-  changes), `graph`, `impact` (what reads a table or column downstream), `policy-config`;
+  changes; its report in text, JSON or GitHub annotations, narrowed by `--select`:
+  `check_report.py`), `graph`, `impact` (what reads a table or column downstream), `policy-config`;
 - `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from infra.checks.query_rules import analyze
+from infra.checks.select import Declared
 from infra.declarations.backups import load_backups
 from infra.declarations.datasets import DatasetSpec, load_datasets
 from infra.declarations.keys import closest, suggest
@@ -48,8 +49,8 @@ def load_for_stack(root: Path, stack: str) -> Warehouse:
         check_stack_overlap(root, config, problems)
     if config is None:
         # Still load the declarations so one run reports every problem.
-        load_declarations(root, problems)
-        problems.raise_if_any()
+        datasets, sources, _, queries = load_declarations(root, problems)
+        problems.raise_if_any(declared=Declared.after_problems(root, None, queries, datasets, sources))
     return load_warehouse(root, config, problems)
 
 
@@ -93,7 +94,7 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     sources = tuple(Source(spec=s, project=stack.source_project, location=s.location or stack.location)
                     for s in source_specs)
     _check_unique_ids(datasets, sources, problems)
-    problems.raise_if_any()
+    problems.raise_if_any(declared=Declared.after_problems(root, analysis.lineage, query_specs, specs, source_specs))
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
                      queries=analysis.queries, lineage=analysis.lineage, backups=backups)
 
