@@ -10,8 +10,8 @@ from tests.conftest import ROOT
 
 LEDGER = ROOT / "docs" / "real-world.md"
 _ROW = re.compile(r"^\| (?P<id>[a-z0-9-]+) \| (?P<fact>.+?) \| (?P<source>.+?) \| (?P<test>.+?) \|$")
-# A documentation page of Google Cloud, Pulumi or GitHub, or a source file of the provider or the engine.
-_SOURCE = re.compile(r"^(https://(cloud\.google\.com|www\.pulumi\.com|docs\.github\.com)/\S+"
+# A documentation page of Google Cloud, Pulumi, GitHub, git or Python, or a source file of the provider or the engine.
+_SOURCE = re.compile(r"^(https://(cloud\.google\.com|www\.pulumi\.com|docs\.github\.com|git-scm\.com|docs\.python\.org)/\S+"
                      r"|(TF|TF-beta|engine|pulumi-gcp) `.+)")
 
 
