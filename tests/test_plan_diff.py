@@ -316,3 +316,13 @@ def test_plans_of_different_stacks_are_not_compared(tmp_path):
     nameless = tmp_path / "nameless.json"
     nameless.write_text(json.dumps({"resources": []}), encoding="utf-8")
     assert "is a plan of no named stack" in one_line_error(run_cli("plan", "--stack", "prod", "--diff", str(nameless)))
+
+
+@pytest.mark.parametrize("depth, reason", [(100, "nested deeper than 64 levels"), (5000, "nested too deeply")])
+def test_a_plan_file_nested_too_deeply_is_one_line(tmp_path, prod_plan, depth, reason):
+    doc = prod_plan.as_json()
+    doc["resources"][0]["inputs"] = {"x": "DEEP"}
+    old = tmp_path / "deep.json"
+    old.write_text(json.dumps(doc).replace('"DEEP"', "[" * depth + "]" * depth), encoding="utf-8")
+    line = one_line_error(run_cli("plan", "--stack", "prod", "--diff", str(old)))
+    assert line == f"{old}: not a plan JSON file ({reason}); fix: pass a file written by `plan --json`"

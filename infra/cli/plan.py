@@ -111,21 +111,44 @@ def same_stack(old: dict, stack: str, where: str) -> None:
                      f"compared; fix: write the earlier plan with `plan --stack {stack} --json FILE`")
 
 
+MAX_DEPTH = 64  # a plan's values nest a few levels; a deeper file is not one (and would exhaust the stack)
+
+
+def _depth(value: object) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if level <= MAX_DEPTH:
+            children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+            stack += [(child, level + 1) for child in children]
+    return deepest
+
+
 def read_plan_file(path: Path) -> dict:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        document, reason = None, str(exc)
-    else:
-        reason = "it has no `resources` list"
-        resources = document.get("resources") if isinstance(document, dict) else None
-        if isinstance(resources, list):
-            bad = next((i for i, r in enumerate(resources) if not (
-                isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
-                and isinstance(r.get("inputs", {}), dict))), None)
-            if bad is not None:
-                document, reason = None, f"resource {bad} is not a resource with a `urn`, a `type` and `inputs`"
-    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
+    """A plan JSON file (`plan --json`), or one line and exit 1 (also used by `check --against`)."""
+    document, reason = _plan_document(path)
+    if document is None:
         click.echo(f"{path}: not a plan JSON file ({reason}); fix: pass a file written by `plan --json`", err=True)
         sys.exit(1)
     return document
+
+
+def _plan_document(path: Path) -> tuple[dict | None, str]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        return None, "nested too deeply"
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, str(exc)
+    resources = document.get("resources") if isinstance(document, dict) else None
+    if not isinstance(resources, list):
+        return None, "it has no `resources` list"
+    if _depth(document) > MAX_DEPTH:
+        return None, f"nested deeper than {MAX_DEPTH} levels"
+    bad = next((i for i, r in enumerate(resources) if not (
+        isinstance(r, dict) and isinstance(r.get("urn"), str) and isinstance(r.get("type"), str)
+        and isinstance(r.get("inputs", {}), dict))), None)
+    if bad is not None:
+        return None, f"resource {bad} is not a resource with a `urn`, a `type` and `inputs`"
+    return document, ""

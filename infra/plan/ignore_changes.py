@@ -84,7 +84,7 @@ def effective_inputs(old: dict, new: dict, ignore_changes: list[str] | tuple[str
     """The inputs the engine diffs for an update: `new` with every `ignoreChanges` path reset to
     its value in `old` (a copy; neither argument is changed)."""
     result = copy.deepcopy(new)
-    for text in ignore_changes or ():
+    for text in ignore_changes if isinstance(ignore_changes, (list, tuple)) else ():
         path = parse_path(text) if isinstance(text, str) else None
         if path is not None:
             reset(path, old, result)  # a path error leaves what was reset so far, as in the engine
