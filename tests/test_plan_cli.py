@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from infra.plan.diff import diff_plans, render_diff
+from infra.plan.diff import diff_plans
+from infra.plan.diff_render import render_text
 from tests.conftest import run_cli
 
 REQUIRED = {"urn", "type", "name", "parent", "inputs", "dependencies", "protect"}
@@ -46,7 +47,8 @@ def test_diff_shows_added_removed_and_changed_inputs(tmp_path, project):
     out = result.stdout
     assert "to add" in out and "to change" in out and "to remove" in out
     assert "~ gcp:bigquery/dataset:Dataset ml-dataset" in out
-    assert "inputs.description: 'Machine-learning datamarts" in out and "-> 'ML marts" in out
+    assert ('    - description: "Machine-learning datamarts: feature tables and training sets built from the marts."\n'
+            '    + description: "ML marts: feature tables and training sets built from the marts."\n') in out
     assert "- warehouse:role:Role reporting_reader" in out
     assert "+ gcp:projects/iAMMember:IAMMember data_reader-jobUser-group-analytics-engineers-acme.com" in out
 
@@ -54,12 +56,12 @@ def test_diff_shows_added_removed_and_changed_inputs(tmp_path, project):
 def test_diff_of_identical_plans_is_empty():
     doc = {"resources": [{"urn": "u", "type": "t", "name": "n", "inputs": {"a": [1, {"b": 2}]}, "protect": True}]}
     d = diff_plans(doc, json.loads(json.dumps(doc)))
-    assert d.empty and render_diff(d) == "No changes against the earlier plan."
+    assert d.empty and not d.has_changes and render_text(d) == "No changes against the earlier plan."
 
 
 def test_diff_marks_removal_of_protected_resources():
     old = {"resources": [{"urn": "u", "type": "t", "name": "n", "inputs": {}, "protect": True}]}
-    assert "[protected: the engine will refuse]" in render_diff(diff_plans(old, {"resources": []}))
+    assert "[protected: the engine will refuse]" in render_text(diff_plans(old, {"resources": []}))
 
 
 def test_diff_rejects_a_file_that_is_not_a_plan(tmp_path):
@@ -78,7 +80,7 @@ def test_diff_shows_each_acl_entry_as_people_write_it():
                           "inputs": {"datasetId": "x", "accesses": [owners, group]}}]}
     new = {"resources": [{"urn": "u", "type": "gcp:bigquery/dataset:Dataset", "name": "d",
                           "inputs": {"datasetId": "x", "accesses": [writer, owners]}}]}
-    text = render_diff(diff_plans(old, new))
-    assert "    inputs.accesses: + WRITER group:data-engineers@acme.com" in text
-    assert "    inputs.accesses: - READER group:data-readers@acme.com" in text
+    text = render_text(diff_plans(old, new))
+    assert ("    accesses:\n      + WRITER group:data-engineers@acme.com\n"
+            "      - READER group:data-readers@acme.com") in text
     assert "projectOwners" not in text  # kept in another position: not a change

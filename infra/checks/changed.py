@@ -19,32 +19,17 @@ Deliberately not here: which tables a file declares (`select.py`).
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
+from infra.declarations.gitref import GitError, _first_line, _git, resolve_commit
 
-class GitError(Exception):
-    """git could not answer: `what` went wrong and `fix` says how to get on; one line."""
-
-    def __init__(self, what: str, fix: str):
-        super().__init__(f"{what}; fix: {fix}")
-        self.what = what
-        self.fix = fix
+__all__ = ["GitError", "changed_files", "resolve_commit"]
 
 
 def changed_files(root: Path, ref: str) -> frozenset[str]:
     """The files under `root` (posix paths relative to it) that changed since the commit `ref`
     names: committed, staged, unstaged and untracked (not ignored) changes, deleted files included."""
-    inside = _git(root, "rev-parse", "--is-inside-work-tree")
-    if inside.returncode != 0 or inside.stdout.strip() != b"true":
-        raise GitError(f"git cannot read {root}: {_first_line(inside.stderr) or 'not inside a work tree'}",
-                       "run it in a git checkout of the project, or select without changed:")
-    verified = _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if verified.returncode != 0:  # --quiet: no message, a non-zero exit
-        raise GitError(f"git knows no commit {ref!r}",
-                       "name a branch, tag or commit of this repository (in CI, fetch it first: "
-                       "actions/checkout with fetch-depth: 0)")
-    commit = verified.stdout.decode().strip()
+    commit, _ = resolve_commit(root, ref)
     diff = _git(root, "diff", "--name-only", "--no-renames", "--relative", "-z", commit, "--")
     untracked = _git(root, "ls-files", "--others", "--exclude-standard", "-z")
     for done in (diff, untracked):
@@ -53,17 +38,3 @@ def changed_files(root: Path, ref: str) -> frozenset[str]:
                            "run the same git command by hand to see why")
     return frozenset(os.fsdecode(name) for out in (diff.stdout, untracked.stdout)
                      for name in out.split(b"\0") if name)
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(["git", "-C", str(root), *args], capture_output=True, timeout=60, check=False)
-    except FileNotFoundError:
-        raise GitError("git is not installed", "install git, or select without changed:") from None
-    except subprocess.TimeoutExpired:
-        raise GitError(f"git took more than a minute in {root}", "run `git status` there to see why") from None
-
-
-def _first_line(stderr: bytes) -> str:
-    lines = os.fsdecode(stderr).strip().splitlines()
-    return lines[0] if lines else ""

@@ -6,7 +6,8 @@ BigQuery client, the error guard):
 - `check.py`: `check` (validate; `--policy` adds the security rules; `--base REF` the breaking
   changes; its report in text, JSON or GitHub annotations, narrowed by `--select`:
   `check_report.py`), `graph`, `impact` (what reads a table or column downstream), `policy-config`;
-- `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan);
+- `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan file or git ref,
+  as text or Markdown);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;
 - `drift.py`: `drift` (the drift review) and `drift --unmanaged`;
@@ -15,7 +16,8 @@ BigQuery client, the error guard):
 Every command but `restore`, `backups list`, `backups copy`, `backups coverage --sizes`, `adopt`,
 `drift` (without `--from-json`) and `drift --unmanaged` works offline: no credentials, no Pulumi
 CLI, no network. Exit codes: 0 fine, 1 problems in the declarations or a refusal (one line each on
-stderr), 2 wrong usage (`drift` and `adopt`: 2 is a finding, usage errors are 1). Bad input never produces a traceback.
+stderr), 2 wrong usage (`drift`, `adopt` and `plan --detailed-exitcode`: 2 is a finding, usage
+errors are 1). Bad input never produces a traceback.
 """
 
 from __future__ import annotations

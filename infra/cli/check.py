@@ -49,13 +49,12 @@ def check(root: Path, stack_names: tuple[str, ...], policy: bool, against: Path 
 
 
 def _base_files(root: Path, ref: str, scope: ExitStack) -> Path:
-    from infra.cli.gitref import RefError, files_at
+    from infra.declarations.gitref import GitError, files_at
 
     try:
         return scope.enter_context(files_at(root, ref))
-    except RefError as exc:
-        fail("check --base", f"{exc}; fix: pass a branch, tag or commit of this repository "
-                             "(e.g. origin/main after `git fetch`)")
+    except GitError as exc:
+        fail("check --base", str(exc))
 
 
 def _check(root: Path, stack_names: tuple[str, ...], policy: bool, against: Path | None, fmt: str,

@@ -1,119 +1,104 @@
-"""Comparing two plans (`plan --diff OLD.json`): added, removed and changed resources.
+"""Comparing two plans (`plan --diff OLD.json`, `plan --base REF`): what a reviewer must read.
 
 Resources are matched by URN, which is how the engine matches them: a resource whose logical
 name changed shows as one removed and one added, which is exactly the replacement a reviewer
-must see. For changed resources every differing input is listed by path with old and new value;
-a dataset's ACL (`accesses`) is compared as a set of entries, each added or removed entry shown
-as people write it (`+ WRITER group:analysts@acme.com`, see `infra.vocabulary.acl_entry_text`).
-A change the provider cannot make in place (`replacements.py`) is marked `replace` (with a
-data-loss warning on a dataset or table) or `refused`; a resource that loses its protection is
-called out.
+must see.
+
+- An added resource shows every input, readable and whole (`diff_values.listed_sections`: the
+  ACL entry by entry, the schema column by column, SQL whole).
+- A removed resource shows its protection (the engine refuses to delete a protected one).
+- A changed resource shows each differing input as a section (`diff_values.changed_sections`:
+  `+ WRITER group:...`, `~ column z: type STRING -> INT64`, SQL as a unified diff, any other
+  value whole) and each differing option (protect, parent, dependencies, ignoreChanges, ...).
+  What its `ignoreChanges` covers is computed as the engine does (`ignore_changes.py`): the part
+  Pulumi applies is old -> effective inputs, the part it ignores is effective -> new, in sections
+  marked ignored. A resource whose only changes are ignored is not a change Pulumi makes.
+- A change the provider cannot make in place (`replacements.py`) marks the resource `replace`
+  or `refused`, and every resource that loses its protection is named.
+
+Deliberately not here: laying it out (`diff_render.py`), reading plan files and refusing plans
+of another stack (`infra/cli/plan.py`), building the earlier plan from git (`base_ref.py`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from infra.plan.diff_values import Section, changed_sections, listed_sections
+from infra.plan.ignore_changes import effective_inputs
 from infra.plan.replacements import NotInPlace, changes_not_in_place, weakened_protection
-from infra.vocabulary import acl_entry_text
 
-_COMPARED = ("inputs", "protect", "parent", "ignoreChanges", "dependencies")
-_ACL = "accesses"  # the input holding a dataset's ACL
+# The options compared besides the inputs, with the value a plan that lacks one means.
+OPTIONS = {"protect": False, "parent": None, "dependencies": [], "ignoreChanges": [],
+           "deleteBeforeReplace": False, "retainOnDelete": False}
 
 
 @dataclass(frozen=True)
-class Change:
-    path: str
-    old: Any
-    new: Any
+class ResourceDiff:
+    kind: str  # "add", "remove" or "change"
+    resource: dict  # as the new plan has it (the old plan, when removed)
+    sections: tuple[Section, ...] = ()  # a change's ignored sections come last, marked
+    mark: str | None = None  # "replace" or "refused": the provider cannot change it in place
+
+    @property
+    def applied(self) -> bool:
+        """Pulumi would do something: create, delete, or change an input it does not ignore."""
+        return self.kind != "change" or any(not s.ignored for s in self.sections)
 
 
 @dataclass(frozen=True)
 class PlanDiff:
-    added: list[dict]
-    removed: list[dict]
-    changed: list[tuple[dict, list[Change]]]
+    resources: tuple[ResourceDiff, ...]
     not_in_place: tuple[NotInPlace, ...] = ()
     unprotected: tuple[str, ...] = ()
 
+    def of(self, kind: str) -> list[ResourceDiff]:
+        return [r for r in self.resources if r.kind == kind]
+
+    @property
+    def changed(self) -> list[ResourceDiff]:
+        """Changed resources Pulumi updates or replaces (not those whose changes it all ignores)."""
+        return [r for r in self.of("change") if r.applied]
+
+    @property
+    def ignored_only(self) -> list[ResourceDiff]:
+        return [r for r in self.of("change") if not r.applied]
+
     @property
     def empty(self) -> bool:
-        return not (self.added or self.removed or self.changed)
+        """The two plans declare the same resources with the same inputs and options."""
+        return not self.resources
+
+    @property
+    def has_changes(self) -> bool:
+        """Pulumi would change something (what `--detailed-exitcode` exits 2 for)."""
+        return any(r.applied for r in self.resources)
 
 
 def diff_plans(old: dict, new: dict) -> PlanDiff:
     before = {r["urn"]: r for r in old.get("resources", [])}
     after = {r["urn"]: r for r in new.get("resources", [])}
-    added = [after[u] for u in sorted(after.keys() - before.keys())]
-    removed = [before[u] for u in sorted(before.keys() - after.keys())]
-    changed = []
+    not_in_place = tuple(changes_not_in_place(old, new))
+    marks = {n.urn: n.kind for n in not_in_place}
+    out = [ResourceDiff("add", after[u], tuple(listed_sections(after[u]["type"], after[u].get("inputs") or {})))
+           for u in sorted(after.keys() - before.keys())]
+    out += [ResourceDiff("remove", before[u]) for u in sorted(before.keys() - after.keys())]
     for urn in sorted(before.keys() & after.keys()):
-        changes: list[Change] = []
-        for key in _COMPARED:
-            old_value, new_value = before[urn].get(key), after[urn].get(key)
-            if key == "inputs":
-                old_value, new_value, acl = _without_acl(old_value, new_value)
-                changes += acl
-            _walk(old_value, new_value, key, changes)
-        if changes:
-            changed.append((after[urn], changes))
-    return PlanDiff(added, removed, changed, tuple(changes_not_in_place(old, new)),
-                    tuple(weakened_protection(old, new)))
+        sections = resource_changes(before[urn], after[urn])
+        if sections:
+            out.append(ResourceDiff("change", after[urn], tuple(sections), marks.get(urn)))
+    return PlanDiff(tuple(out), not_in_place, tuple(weakened_protection(old, new)))
 
 
-def _without_acl(old: Any, new: Any) -> tuple[Any, Any, list[Change]]:
-    """The inputs without `accesses`, and the ACL entries removed (old only) and added (new only)."""
-    if not (isinstance(old, dict) and isinstance(new, dict)) or not ({_ACL} & (old.keys() | new.keys())):
-        return old, new, []
-    before = {acl_entry_text(e) for e in old.get(_ACL) or [] if isinstance(e, dict)}
-    after = {acl_entry_text(e) for e in new.get(_ACL) or [] if isinstance(e, dict)}
-    path = f"inputs.{_ACL}"
-    changes = [Change(path, text, None) for text in sorted(before - after)]
-    changes += [Change(path, None, text) for text in sorted(after - before)]
-    rest = ({k: v for k, v in old.items() if k != _ACL}, {k: v for k, v in new.items() if k != _ACL})
-    return rest[0], rest[1], changes
+def resource_changes(old: dict, new: dict) -> list[Section]:
+    """The sections of one resource's changes: inputs Pulumi applies, options, then the inputs
+    its `ignoreChanges` keeps as they were (marked ignored)."""
+    rtype = new.get("type")
+    old_inputs, new_inputs = old.get("inputs") or {}, new.get("inputs") or {}
+    effective = effective_inputs(old_inputs, new_inputs, new.get("ignoreChanges") or [])
+    applied = changed_sections(rtype, old_inputs, effective)
+    for key, default in OPTIONS.items():
+        applied += changed_sections(None, old.get(key, default), new.get(key, default), f"option {key}")
+    ignored = [Section(s.title, s.lines, ignored=True) for s in changed_sections(rtype, effective, new_inputs)]
+    return applied + ignored
 
-
-def _walk(old: Any, new: Any, path: str, out: list[Change]) -> None:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(old.keys() | new.keys()):
-            _walk(old.get(key), new.get(key), f"{path}.{key}", out)
-    elif isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            _walk(a, b, f"{path}[{i}]", out)
-    elif old != new:
-        out.append(Change(path, old, new))
-
-
-def render_diff(d: PlanDiff) -> str:
-    if d.empty:
-        return "No changes against the earlier plan."
-    lines = [f"Against the earlier plan: {len(d.added)} to add, {len(d.changed)} to change, "
-             f"{len(d.removed)} to remove."]
-    for n in d.not_in_place:
-        flag = "DATA LOSS" if n.kind == "replace" and n.stateful else ("REFUSED" if n.kind == "refused" else "REPLACE")
-        lines.append(f"!! {flag}: {n.sentence}" + ("; it is protected, so the `up` stops" if n.protected else ""))
-    for text in d.unprotected:
-        lines.append(f"!! PROTECTION WEAKENED: {text}")
-    for r in d.added:
-        lines.append(f"+ {r['type']} {r['name']}  ({r['urn']})")
-    for r in d.removed:
-        protected = "  [protected: the engine will refuse]" if r.get("protect") else ""
-        lines.append(f"- {r['type']} {r['name']}  ({r['urn']}){protected}")
-    marks = {n.urn: n.kind for n in d.not_in_place}
-    for r, changes in d.changed:
-        mark = {"replace": "+-", "refused": "!~"}.get(marks.get(r["urn"]), "~ ")
-        lines.append(f"{mark.strip() if mark != '~ ' else '~'} {r['type']} {r['name']}  ({r['urn']})"
-                     + ("  [replace]" if mark == "+-" else "  [refused in place]" if mark == "!~" else ""))
-        for c in changes:
-            if c.path == f"inputs.{_ACL}":
-                lines.append(f"    {c.path}: {'+ ' + c.new if c.new is not None else '- ' + c.old}")
-            else:
-                lines.append(f"    {c.path}: {_short(c.old)} -> {_short(c.new)}")
-    return "\n".join(lines)
-
-
-def _short(value: Any) -> str:
-    text = "(absent)" if value is None else repr(value)
-    return text if len(text) <= 120 else text[:117] + "..."

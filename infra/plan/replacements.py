@@ -8,8 +8,10 @@ documents), matched by URN, and says whether the resource holds data (a dataset,
 not a view) and whether the new plan protects it. `plan --diff` marks them; `check --against`
 refuses them on protected stateful resources, with how to migrate instead.
 
-Deliberately not here: the rest of the diff (`diff.py`), and the schema under `ignore_changes`
-(the program never changes a table's schema).
+A change under the resource's `ignoreChanges` is never one: the engine resets it before it asks
+the provider (`ignore_changes.py`).
+
+Deliberately not here: the rest of the diff (`diff.py`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from infra.plan.ignore_changes import effective_inputs
 
 DATA = Path(__file__).with_name("replacements.yaml")
 _CASE_INSENSITIVE = {("gcp:bigquery/dataset:Dataset", "location")}
@@ -67,7 +71,9 @@ def changes_not_in_place(old: dict, new: dict) -> list[NotInPlace]:
         rule = rules().get(r.get("type"))
         if not rule:
             continue
-        old_inputs, new_inputs = before[r["urn"]].get("inputs") or {}, r.get("inputs") or {}
+        old_inputs = before[r["urn"]].get("inputs") or {}
+        # what the engine diffs: the new inputs with every ignoreChanges path kept as it was
+        new_inputs = effective_inputs(old_inputs, r.get("inputs") or {}, r.get("ignoreChanges") or [])
         replaced, refused = [], []
         for path in rule.get("replace", []):
             a, b = _value(old_inputs, path), _value(new_inputs, path)
