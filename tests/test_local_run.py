@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
@@ -103,6 +104,10 @@ def test_run_local_command_from_a_fresh_process():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every contract OK" in result.stdout
     assert "mart.revenue_mrr" in result.stdout and "production" not in result.stderr
+    # both run dates, nothing failed, skipped or empty
+    assert "-- @run_date 2026-11-01: incremental queries (the day before)" in result.stdout
+    assert "-- @run_date 2026-11-02: every query and view" in result.stdout
+    assert not re.search(r"WARNING|skipped|failed", result.stdout)
 
 
 def test_a_broken_contract_fails_the_run(project):

@@ -30,8 +30,8 @@ def summary(results, seconds: float) -> str:
     sources = [r for r in results if r.kind == "source"]
     built = [r for r in results if r.kind in ("table", "view")]
     day = max((r.run_date for r in built), default=None)  # the run date; the day before comes first
-    last = [r for r in built if r.run_date == day]
-    earlier = [r for r in built if r.run_date != day and r.incremental]
+    last = [r for r in built if r.run_date == day and not r.skipped]
+    earlier = [r for r in built if r.run_date != day and r.incremental and not r.skipped]
     snapshots = [r for r in results if r.kind == "backup"]
     failed = [r for r in results if r.failed]
     skipped = [r for r in results if r.skipped]
@@ -91,7 +91,8 @@ def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, .
             what = "every query and view" if result.run_date == day else "incremental queries (the day before)"
             click.echo(f"  -- @run_date {result.run_date}: {what}")
         kind = "snap" if result.kind == "backup" else result.kind
-        click.echo(f"  {result.key:<{width}}  {kind:<5}  {result.rows:>6}  {result.seconds:>7.2f}  {status(result)}")
+        rows, seconds = ("-", "-") if result.skipped else (result.rows, f"{result.seconds:.2f}")
+        click.echo(f"  {result.key:<{width}}  {kind:<5}  {rows:>6}  {seconds:>7}  {status(result)}")
 
     started = time.monotonic()
     try:

@@ -205,14 +205,14 @@ class LocalRun:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> list[Result]:
-        """Sources, then the incremental queries on the day before the run date (each result
-        reported but those of what they read, unless it fails), then every query and view on the
-        run date, then the snapshots. A table or view thus has one or two results, the run
-        date's last."""
+        """Sources, then the incremental queries on the day before the run date (with what they
+        read, whose results are reported only when they fail: the run date reports them all), then
+        every query and view on the run date, then the snapshots. A table or view thus has one or
+        two results, the run date's last."""
         self.create_datasets()
         results = self.create_sources()
         results += self._build(previous_run_date(self.run_date), self._incremental_and_upstream(),
-                               report=lambda r: r.incremental or not r.ok)
+                               report=lambda r: r.incremental or r.failed)
         results += self._build(self.run_date)
         for job in (self.warehouse.backups.snapshots if self.warehouse.backups else ()):
             result = self._snapshots(job)
