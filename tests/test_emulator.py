@@ -281,3 +281,35 @@ def test_a_required_column_refuses_null_only_when_made_by_ddl(client, dataset):
     assert client.get_table(f"{dataset}.api").schema[0].mode == "REQUIRED"
     client.query(f"INSERT INTO {dataset}.api (id, n) SELECT CAST(NULL AS STRING), 1").result()
     assert rows(client, f"SELECT COUNT(*) FROM {dataset}.api WHERE id IS NULL") == [(1,)]
+
+
+def test_date_trunc_on_a_date_is_right_only_for_a_literal(client, dataset):
+    # BigQuery: DATE_TRUNC of a DATE is a DATE (docs/real-world.md, date-trunc-date), WEEK starts on Sunday,
+    # WEEK(MONDAY) of Sunday 2017-11-05 is 2017-10-30. The local run rewrites what differs (infra/local/gaps.py).
+    table = bigquery.Table(f"{PROJECT}.{dataset}.days", schema=[bigquery.SchemaField("d", "DATE")])
+    client.create_table(table)
+    client.insert_rows_json(table, [{"d": "2017-11-05"}])
+
+    def truncated(operand: str, unit: str, source: str = "") -> tuple[object, str]:
+        config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("d", "DATE", "2017-11-05")])
+        result = client.query(f"SELECT DATE_TRUNC({operand}, {unit}) AS t{source}", job_config=config).result()
+        return next(iter(result))["t"], result.schema[0].field_type
+
+    literal, column, parameter = "DATE '2017-11-05'", "d", "@d"
+    assert truncated(literal, "MONTH") == (dt.date(2017, 11, 1), "DATE")
+    assert truncated(literal, "WEEK") == (dt.date(2017, 11, 5), "DATE")
+    # GAP: of a literal, WEEK(MONDAY) is the Sunday before (the other weekdays are right).
+    assert truncated(literal, "WEEK(MONDAY)") == (dt.date(2017, 11, 5), "DATE")
+    assert truncated(literal, "WEEK(TUESDAY)") == (dt.date(2017, 10, 31), "DATE")
+    # GAP: of a DATE column or parameter, a DATETIME for every unit but WEEK(<day>) other than Monday...
+    for operand, source in ((column, f" FROM {dataset}.days"), (parameter, "")):
+        for unit, start in (("DAY", dt.date(2017, 11, 5)), ("MONTH", dt.date(2017, 11, 1)),
+                            ("QUARTER", dt.date(2017, 10, 1)), ("YEAR", dt.date(2017, 1, 1)),
+                            ("ISOYEAR", dt.date(2017, 1, 2)), ("WEEK(MONDAY)", dt.date(2017, 10, 30))):
+            assert truncated(operand, unit, source) == (dt.datetime.combine(start, dt.time()), "DATETIME"), unit
+        assert truncated(operand, "WEEK(TUESDAY)", source) == (dt.date(2017, 10, 31), "DATE")
+        # ... and plain WEEK starts on the Monday.
+        assert truncated(operand, "WEEK", source) == (dt.datetime(2017, 10, 30), "DATETIME")
+    # GAP: ISOWEEK is refused, whatever the operand.
+    with pytest.raises(BadRequest, match='extract specifier "ISOWEEK" not recognized'):
+        truncated(literal, "ISOWEEK")

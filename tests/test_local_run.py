@@ -5,21 +5,31 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 
 import pytest
 
 from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
-from infra.local.runner import LocalRun, contract_problems, parameters_of, read_run_date, split_statements
+from infra.local.runner import LocalRun, contract_problems, parameters_of, query_job, read_run_date, split_statements
 from infra.model.load import load_for_stack
+from infra.resources.write_sql import write_script
 from tests.conftest import COMPANY_EXAMPLE, ROOT, run_cli
 
 
 @pytest.fixture(scope="module")
-def local_run(emulator, dev_plan):
+def local_run_results(emulator, dev_plan):
+    """The shipped warehouse's local run: its results in order, the day before's first."""
     warehouse = load_for_stack(ROOT, "dev")
     run = LocalRun(ROOT, warehouse, dev_plan, emulator.client(), read_run_date(ROOT))
-    return warehouse, run, {r.key: r for r in run.run()}
+    return warehouse, run, run.run()
+
+
+@pytest.fixture(scope="module")
+def local_run(local_run_results):
+    """The same run, a result per table or view: the run date's."""
+    warehouse, run, results = local_run_results
+    return warehouse, run, {r.key: r for r in results}
 
 
 def rows(emulator, sql):
@@ -94,15 +104,22 @@ def test_run_local_command_from_a_fresh_process():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "every contract OK" in result.stdout
     assert "mart.revenue_mrr" in result.stdout and "production" not in result.stderr
+    # both run dates, nothing failed, skipped or empty
+    assert "-- @run_date 2026-11-01: incremental queries (the day before)" in result.stdout
+    assert "-- @run_date 2026-11-02: every query and view" in result.stdout
+    assert not re.search(r"WARNING|skipped|failed", result.stdout)
 
 
-def test_a_broken_contract_fails_the_run(project):
+def test_a_type_the_contract_does_not_declare_fails_before_the_run(project):
+    # Once caught only by the local run's contract check; the column analysis now refuses it before
+    # anything starts (a contract broken by the data, such as NULLs in a REQUIRED column, still
+    # fails the run: tests/test_local_run_outcomes.py).
     path = project / "scheduled_queries/mart/revenue/revenue_mrr.yaml"
     path.write_text(path.read_text().replace("{name: mrr_usd, type: FLOAT64", "{name: mrr_usd, type: INT64"))
     result = run_cli("--root", str(project), "run", "--local")
-    assert result.returncode == 1
-    assert "mrr_usd is FLOAT64, declared INT64" in result.stdout
-    assert "failed." in result.stdout
+    assert result.returncode == 1 and "Local run" not in result.stdout
+    assert "column mrr_usd is FLOAT64 in the SELECT, but scheduled_queries/mart/revenue/revenue_mrr.yaml declares " \
+           "INT64" in result.stderr
 
 
 def test_run_requires_local():
@@ -185,3 +202,105 @@ def test_snapshot_policies_run_locally_with_the_scripts_names(local_run, emulato
     assert not any(n.startswith("dev_mart__core_users__") for n in daily)  # a full rebuild
     assert "dev_mart__core_users__weekly_snapshots__20261102T0620" in weekly
     assert "amplitude_export__events__monthly_snapshots__20261102T0640" in monthly
+
+
+def test_incremental_queries_also_run_on_the_day_before_and_pass(local_run_results):
+    # The fixtures' run date processes 2026-11-01, a 1st of a month; the day before processes 2026-10-31.
+    warehouse, _, results = local_run_results
+    incremental = {q.spec.key for q in warehouse.queries if q.spec.incremental}
+    earlier = [r for r in results if r.run_date == dt.date(2026, 11, 1)]
+    assert {r.key for r in earlier} == incremental
+    assert all(r.ok and r.rows > 0 for r in earlier), {r.key: (r.problems, r.rows) for r in earlier}
+    later = [r for r in results if r.run_date == dt.date(2026, 11, 2)]
+    assert {r.key for r in later} == {q.spec.key for q in warehouse.queries}
+    assert results.index(earlier[-1]) < results.index(later[0])  # the day before first
+
+
+def test_every_declared_date_trunc_runs_locally_as_the_plan_has_it(local_run, emulator):
+    # The emulator's DATE_TRUNC gaps are worked around in what the emulator runs, never in the plan.
+    warehouse, run, results = local_run
+    for key, construct in (("mart.support_nps_weekly", "DATE_TRUNC(response_date, WEEK(MONDAY))"),
+                           ("mart.revenue_invoices_monthly", "DATE_TRUNC(DATE(created_at), MONTH)")):
+        query = warehouse.query(key)
+        script = run.by_name[f"{key}-transfer"].inputs["params"]["query"]
+        assert construct in query.sql and construct in script
+        d = warehouse.dataset(key.split(".")[0])
+        assert script == write_script(query, f"{d.project}.{d.dataset_id}.{key.split('.')[1]}")
+        assert results[key].ok
+    weeks = rows(emulator, "SELECT week_start FROM `acme-warehouse-dev.dev_mart.support_nps_weekly`")
+    assert weeks and all(r["week_start"].weekday() == 0 for r in weeks)  # Mondays, as DATEs
+
+
+DOCUMENTED_DATE_TRUNC = [
+    # The examples of BigQuery's DATE_TRUNC reference (docs/real-world.md, date-trunc-date).
+    (dt.date(2008, 12, 25), "MONTH", dt.date(2008, 12, 1)),
+    (dt.date(2017, 11, 5), "WEEK(MONDAY)", dt.date(2017, 10, 30)),
+    (dt.date(2015, 6, 15), "ISOYEAR", dt.date(2014, 12, 29)),
+]
+_WEEKDAYS = ["SUNDAY", "MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY"]
+UNITS = ["DAY", "WEEK", *(f"WEEK({d})" for d in _WEEKDAYS), "ISOWEEK", "MONTH", "QUARTER", "YEAR", "ISOYEAR"]
+
+
+def documented_date_trunc(day: dt.date, unit: str) -> dt.date:
+    """The reference's definitions: the first day of the period holding `day` (WEEK is WEEK(SUNDAY),
+    ISOWEEK starts on Monday, ISOYEAR on the Monday of ISO week 1)."""
+    unit = {"WEEK": "WEEK(SUNDAY)", "ISOWEEK": "WEEK(MONDAY)"}.get(unit, unit)
+    if unit.startswith("WEEK("):
+        since_start = (day.isoweekday() % 7 - _WEEKDAYS.index(unit[5:-1])) % 7
+        return day - dt.timedelta(days=since_start)
+    return {"DAY": day, "MONTH": day.replace(day=1), "YEAR": day.replace(month=1, day=1),
+            "QUARTER": day.replace(month=(day.month - 1) // 3 * 3 + 1, day=1),
+            "ISOYEAR": dt.date.fromisocalendar(day.isocalendar()[0], 1, 1)}[unit]
+
+
+def test_the_reference_definitions_give_the_documented_examples():
+    for day, unit, expected in DOCUMENTED_DATE_TRUNC:
+        assert documented_date_trunc(day, unit) == expected
+
+
+def test_date_trunc_of_a_date_gives_bigquerys_documented_result_locally(emulator):
+    from google.cloud import bigquery
+
+    client = emulator.client()
+    client.create_dataset("local_date_trunc", exists_ok=True)
+    table = bigquery.Table("acme-warehouse-dev.local_date_trunc.days", schema=[bigquery.SchemaField("d", "DATE")])
+    client.delete_table(table, not_found_ok=True)
+    client.create_table(table)
+    days = sorted({d for d, _, _ in DOCUMENTED_DATE_TRUNC}
+                  | {dt.date(2026, 10, 31) + dt.timedelta(days=n) for n in range(9)}  # every weekday, a 1st
+                  | {dt.date(2026, 12, 31), dt.date(2027, 1, 1), dt.date(2027, 1, 4)})  # across a year
+    client.insert_rows_json(table, [{"d": d.isoformat()} for d in days])
+    schema = {"acme-warehouse-dev": {"local_date_trunc": {"days": {"d": "DATE"}}}}
+    columns = ", ".join(f"DATE_TRUNC(d, {unit}) AS u{n}" for n, unit in enumerate(UNITS))
+    sql = f"SELECT d, {columns} FROM `acme-warehouse-dev.local_date_trunc.days`"
+    job = query_job(client, adapt_for_emulator(sql, schema=schema))
+    got = list(job.result())
+    assert [f.field_type for f in job.result().schema] == ["DATE"] * (len(UNITS) + 1)
+    assert len(got) == len(days)
+    for row in got:
+        assert [row[f"u{n}"] for n in range(len(UNITS))] == [documented_date_trunc(row["d"], u) for u in UNITS], row
+    # A parameter, as scheduled queries truncate @run_date; a literal: both DATEs as well.
+    config = bigquery.QueryJobConfig(query_parameters=[bigquery.ScalarQueryParameter("run_date", "DATE", "2017-11-05")])
+    sql = ("SELECT DATE_TRUNC(@run_date, WEEK(MONDAY)) AS p, "
+           "DATE_TRUNC(DATE_SUB(@run_date, INTERVAL 1 DAY), MONTH) AS m, "
+           "DATE_TRUNC(DATE '2015-06-15', ISOYEAR) AS i, DATE_TRUNC(DATE '2017-11-05', ISOWEEK) AS w")
+    result = query_job(client, adapt_for_emulator(sql, schema=schema), config).result()
+    assert [dict(r) for r in result] == [{"p": dt.date(2017, 10, 30), "m": dt.date(2017, 11, 1),
+                                          "i": dt.date(2014, 12, 29), "w": dt.date(2017, 10, 30)}]
+    assert [f.field_type for f in result.schema] == ["DATE"] * 4
+
+
+def test_date_trunc_rewrites_only_dates_and_keeps_the_rest_byte_for_byte():
+    schema = {"p": {"d": {"t": {"day": "DATE", "ts": "TIMESTAMP", "local": "DATETIME"}}}}
+    untouched = ("SELECT DATE_TRUNC(ts, MONTH) AS m, DATE_TRUNC(local, WEEK(MONDAY)) AS w -- kept\n"
+                 "FROM `p.d.t`")
+    assert adapt_for_emulator(untouched, schema=schema) == untouched
+    adapted = adapt_for_emulator("SELECT DATE_TRUNC(day, MONTH) AS m, DATE_TRUNC(ts, MONTH) AS a FROM `p.d.t`",
+                                 schema=schema)
+    assert "CAST(DATE_TRUNC(day, MONTH) AS DATE) AS m" in adapted and "DATE_TRUNC(ts, MONTH) AS a" in adapted
+    # Through a CTE and a GROUP BY position, the clock replaced inside the rewritten call too.
+    adapted = adapt_for_emulator(
+        "WITH x AS (SELECT day AS dd FROM `p.d.t`) SELECT DATE_TRUNC(dd, ISOWEEK) AS w, "
+        "DATE_TRUNC(CURRENT_DATE(), MONTH) AS c FROM x GROUP BY 1", dt.datetime(2026, 11, 2, tzinfo=dt.UTC), schema)
+    assert "- 2 + 7" in adapted and "ISOWEEK" not in adapted and "CURRENT_DATE" not in adapted
+    assert "CAST(DATE_TRUNC(CAST('2026-11-02' AS DATE), MONTH) AS DATE)" in adapted

@@ -63,7 +63,8 @@ def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
     nested: dict[str, dict[str, dict[str, str]]] = {}
     for key, columns in contracts.items():
         dataset, _, table = key.partition(".")
-        nested.setdefault(dataset, {})[table] = {c.name: c.type for c in columns}
+        nested.setdefault(dataset, {})[table] = {
+            c.name: f"ARRAY<{c.type}>" if c.mode == "REPEATED" else c.type for c in columns}
     return MappingSchema(nested, dialect="bigquery", normalize=False)
 
 

@@ -5,10 +5,23 @@ construct wrongly, this module rewrites that construct, and only it, into an equ
 emulator gets right; SQL without such a construct runs byte for byte. Each rewrite names the gap
 it covers, and docs/local-bigquery.md lists them.
 
-- `DATE_TRUNC(d, WEEK(<day>))` and `DATE_TRUNC(d, ISOWEEK)`: the emulator returns a DATETIME and
-  ignores the weekday (always Sunday-based), or rejects ISOWEEK. Rewritten as
-  `DATE_SUB(DATE(d), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM d) - <day number> + 7, 7) DAY)`, which is
-  BigQuery's definition of the week start (DAYOFWEEK: Sunday = 1 ... Saturday = 7).
+`DATE_TRUNC` on a DATE returns a DATE in BigQuery, truncated to DAY, WEEK (= WEEK(SUNDAY)),
+WEEK(<day>), ISOWEEK (= the Monday), MONTH, QUARTER, YEAR or ISOYEAR (docs/real-world.md,
+`date-trunc-date`). The emulator (bqemulator 1.4.0) gets it right only for a DATE literal (or
+`CAST(... AS DATE)`, `CURRENT_DATE()`); on a DATE column, a query parameter or any other DATE
+expression it returns a DATETIME for every unit but WEEK(<day>) other than MONDAY, and plain WEEK
+starts on the Monday. WEEK(MONDAY) of a literal is the Sunday; ISOWEEK is refused everywhere.
+Where the operand is a DATE (its type is inferred by sqlglot from `schema`, the declared columns
+of every table the run builds or loads, with `@run_date` a DATE and `@run_time` a TIMESTAMP):
+
+- a week (`WEEK`, `WEEK(<day>)`, `ISOWEEK`) is rewritten as
+  `DATE_SUB(DATE(d), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM d) - <day number> + 7, 7) DAY)`, BigQuery's
+  definition of the week start (DAYOFWEEK: Sunday = 1 ... Saturday = 7);
+- any other unit is wrapped in `CAST(... AS DATE)`: the emulator truncates right, in the wrong type.
+
+An operand of unknown type (no schema, or a column the schema does not hold) gets the week rewrite
+only (sqlglot reads `WEEK` as `WEEK(SUNDAY)`), as before the types were known; a TIMESTAMP or
+DATETIME operand is left to the emulator.
 
 Not a gap of the emulator but of the local run's clock: the fixtures are for one logical run
 (`tests/fixtures/_run.yaml`), while the emulator's `CURRENT_DATE()` is today's. In production a
@@ -20,42 +33,99 @@ view that reads "the past 7 days" reads the fixtures' days whatever day the loca
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 
 import sqlglot
 from sqlglot import exp
 
 _DAY_NUMBER = {"SUNDAY": 1, "MONDAY": 2, "TUESDAY": 3, "WEDNESDAY": 4, "THURSDAY": 5, "FRIDAY": 6, "SATURDAY": 7}
+# The query parameters a scheduled query gets, with their types (docs/real-world.md, `run-params`).
+PARAMETER_TYPES = {"run_date": "DATE", "run_time": "TIMESTAMP"}
+_MARK = "emulator_gap"  # meta key tying a DATE_TRUNC to its copy in the typed tree
+
+# project -> dataset -> table -> column -> BigQuery type, as `sqlglot.optimizer.qualify` takes it.
+Schema = Mapping[str, Mapping[str, Mapping[str, Mapping[str, str]]]]
 
 
-def adapt_for_emulator(sql: str, clock: dt.datetime | None = None) -> str:
+def adapt_for_emulator(sql: str, clock: dt.datetime | None = None, schema: Schema | None = None) -> str:
     """`sql` as the emulator must run it; `clock` (UTC): the run's moment, for the current-time
-    functions."""
+    functions; `schema`: the columns of the tables it reads, to know which operands are DATEs."""
     tree = sqlglot.parse_one(sql, read="bigquery")
+    operand_types = _date_trunc_operand_types(tree, schema)
     changed = False
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
+    def now(node: exp.Expression) -> exp.Expression:
         nonlocal changed
-        now = _at(node, clock) if clock is not None else None
-        if now is not None:
-            changed = True
-            return now
+        moment = _at(node, clock)
+        changed = changed or moment is not None
+        return moment if moment is not None else node
+
+    def date_trunc(node: exp.Expression) -> exp.Expression:
+        nonlocal changed
         if not isinstance(node, exp.DateTrunc):
             return node
-        unit = node.args.get("unit")
-        if isinstance(unit, exp.WeekStart):
-            day = unit.this.name.upper()
-        elif isinstance(unit, (exp.Literal, exp.Var)) and unit.name.upper() == "ISOWEEK":
-            day = "MONDAY"
-        else:
-            return node
-        changed = True
-        value = node.this
-        return sqlglot.parse_one(
-            f"DATE_SUB(DATE({value.sql('bigquery')}), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {value.sql('bigquery')}) "
-            f"- {_DAY_NUMBER[day]} + 7, 7) DAY)", read="bigquery")
+        adapted = _date_trunc(node, operand_types.get(node.meta.get(_MARK)))
+        changed = changed or adapted is not node
+        return adapted
 
-    adapted = tree.transform(rewrite)
+    # The clock first: a rewritten DATE_TRUNC is not walked again, and may hold CURRENT_DATE().
+    adapted = tree.transform(now) if clock is not None else tree
+    adapted = adapted.transform(date_trunc)
     return adapted.sql("bigquery") if changed else sql
+
+
+def _week_start(node: exp.DateTrunc) -> str | None:
+    """The weekday a week truncation starts on (`WEEK` is Sunday's, `ISOWEEK` Monday's); None
+    for the other units."""
+    unit = node.args.get("unit")
+    if isinstance(unit, exp.WeekStart):
+        return unit.this.name.upper()
+    name = unit.name.upper() if isinstance(unit, (exp.Literal, exp.Var)) else ""
+    return {"WEEK": "SUNDAY", "ISOWEEK": "MONDAY"}.get(name)
+
+
+def _date_trunc(node: exp.DateTrunc, operand_type: str | None) -> exp.Expression:
+    """The emulator's equivalent of a DATE_TRUNC whose operand has `operand_type` (None: unknown)."""
+    day = _week_start(node)
+    if operand_type == "DATE" or (operand_type is None and day is not None):
+        if day is None:
+            return exp.cast(node.copy(), "DATE")
+        value = node.this.sql("bigquery")
+        return sqlglot.parse_one(
+            f"DATE_SUB(DATE({value}), INTERVAL MOD(EXTRACT(DAYOFWEEK FROM {value}) - {_DAY_NUMBER[day]} + 7, 7) DAY)",
+            read="bigquery")
+    return node
+
+
+def _date_trunc_operand_types(tree: exp.Expression, schema: Schema | None) -> dict[int, str | None]:
+    """The type of each DATE_TRUNC's operand (by the mark this sets on the node), inferred by
+    sqlglot on a copy of `tree` with the parameters typed; empty when there is no DATE_TRUNC."""
+    from sqlglot.optimizer.annotate_types import annotate_types
+    from sqlglot.optimizer.qualify import qualify
+
+    truncs = list(tree.find_all(exp.DateTrunc))
+    if not truncs:
+        return {}
+    for number, node in enumerate(truncs):
+        node.meta[_MARK] = number
+    typed = tree.copy()
+    for parameter in list(typed.find_all(exp.Parameter)):
+        kind = PARAMETER_TYPES.get(parameter.name.lower())
+        if kind:
+            parameter.replace(exp.cast(exp.null(), kind))
+    try:
+        if schema:
+            # Column types need qualified columns; a column it cannot resolve stays untyped.
+            typed = qualify(typed, schema=dict(schema), dialect="bigquery", validate_qualify_columns=False)
+        annotate_types(typed, schema=dict(schema or {}), dialect="bigquery")
+    except Exception:  # SQL sqlglot cannot type is left as it is (the emulator decides)
+        return {}
+    found: dict[int, str | None] = {}
+    for node in typed.find_all(exp.DateTrunc):
+        operand = node.this.type
+        known = operand is not None and not operand.is_type(exp.DataType.Type.UNKNOWN)
+        found[node.meta.get(_MARK)] = operand.sql("bigquery").upper() if known else None
+    return found
 
 
 def _at(node: exp.Expression, clock: dt.datetime) -> exp.Expression | None:

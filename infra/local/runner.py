@@ -13,6 +13,14 @@
    plan's `DataTransferConfig` holds (not a copy of the files), which writes the rows into the
    declared table by DML (`infra/resources/write_sql.py`).
 
+Incremental queries run on two run dates: first the day before the run date (with the queries and
+views they read), then every query and view on the run date, which rebuilds every table, so that
+what stays in the emulator is the run date's. Of two consecutive days one is not the 1st of a
+month, so a query whose grain does not match its partition (a monthly `DATE_TRUNC` written into a
+DAY partition replaced per day) fails on one of them. A query or view downstream of a failure
+(through views too) is skipped, naming the failure, never checked on the rows it did not get; one
+that returns no rows passes its contract with a warning (`Result.empty`).
+
 Emulator gaps are worked around here, never in the SQL (docs/local-bigquery.md): the emulator
 passes no query parameters to a multi-statement script, so the script's statements run one by
 one, each byte for byte; it does not enforce REQUIRED on DML, which the contract check does
@@ -33,29 +41,49 @@ from typing import Any
 
 import yaml
 
-from infra.local.gaps import adapt_for_emulator
+from infra.local.contract import contract_problems, partition_problems
+from infra.local.gaps import PARAMETER_TYPES, Schema, adapt_for_emulator
+from infra.local.names import address_of, local_schema
 from infra.model.backups import snapshot_table_name
 from infra.model.warehouse import Warehouse
 from infra.plan.runtime import Plan, Registration
 from infra.vocabulary import DATASET_TYPE
 
+__all__ = ["LocalRun", "LocalRunError", "Result", "contract_problems", "parameters_of", "read_run_date",
+           "run_script", "split_statements"]
+
 FIXTURES = Path("tests") / "fixtures"
-# BigQuery answers with legacy type names in result schemas.
-_TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 _TIMEOUT = 120  # seconds for one local query; the fixtures are small
 
 
 @dataclass
 class Result:
     key: str  # dataset.table
-    kind: str  # table or view
+    kind: str  # table, view, source or backup
     rows: int = 0
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
+    run_date: dt.date | None = None  # the @run_date a table or view was built on
+    incremental: bool = False
+    skipped_for: tuple[str, ...] = ()  # the failed upstream queries or views that kept it from running
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        """Built, and its contract holds."""
+        return not self.problems and not self.skipped_for
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+    @property
+    def skipped(self) -> bool:
+        return bool(self.skipped_for)
+
+    @property
+    def empty(self) -> bool:
+        """A table or view whose contract holds on no rows at all: nothing was really checked."""
+        return self.ok and self.kind in ("table", "view") and self.rows == 0
 
 
 class LocalRunError(Exception):
@@ -107,6 +135,12 @@ def run_time_of(run_date: dt.date, time_of_day: int | None) -> dt.datetime:
     return dt.datetime.combine(run_date, dt.time(minutes // 60, minutes % 60), tzinfo=dt.UTC)
 
 
+def previous_run_date(run_date: dt.date) -> dt.date:
+    """The other run date of the incremental queries: the day before. Their partitions (the days
+    before each) are consecutive days, so one of them is not the 1st of a month."""
+    return run_date - dt.timedelta(days=1)
+
+
 class LocalRun:
     """Builds the planned warehouse in an emulator through a `google.cloud.bigquery.Client`."""
 
@@ -119,6 +153,7 @@ class LocalRun:
         self.run_date = run_date
         self.progress = progress
         self.by_name = {r.name: r for r in plan.resources}
+        self.schema: Schema = local_schema(warehouse, plan)
 
     # -- set-up -----------------------------------------------------------------------------
     def create_datasets(self) -> None:
@@ -170,20 +205,67 @@ class LocalRun:
 
     # -- the run ----------------------------------------------------------------------------
     def run(self) -> list[Result]:
+        """Sources, then the incremental queries on the day before the run date (with what they
+        read, whose results are reported only when they fail: the run date reports them all), then
+        every query and view on the run date, then the snapshots. A table or view thus has one or
+        two results, the run date's last."""
         self.create_datasets()
         results = self.create_sources()
-        for key in self.warehouse.lineage.order():
-            query = next((q for q in self.warehouse.queries if q.spec.key == key), None)
-            if query is None:
-                continue
-            result = self._view(key) if query.spec.is_view else self._table(key)
-            results.append(result)
-            self.progress(result)
+        results += self._build(previous_run_date(self.run_date), self._incremental_and_upstream(),
+                               report=lambda r: r.incremental or r.failed)
+        results += self._build(self.run_date)
         for job in (self.warehouse.backups.snapshots if self.warehouse.backups else ()):
             result = self._snapshots(job)
             results.append(result)
             self.progress(result)
         return results
+
+    def _build(self, day: dt.date, keys: set[str] | None = None,
+               report: Callable[[Result], bool] = lambda r: True) -> list[Result]:
+        """Every query and view (of `keys`, if given) on `day`, in dependency order; one
+        downstream of a failure, directly or through others, is skipped naming the failure."""
+        failed: set[str] = set()
+        stopped: dict[str, tuple[str, ...]] = {}  # skipped key -> the failures upstream of it
+        results = []
+        for key in self.warehouse.lineage.order():
+            query = self.warehouse.query(key)
+            if query is None or (keys is not None and key not in keys):
+                continue
+            upstream = set()
+            for up in self.warehouse.lineage.upstream.get(key, ()):
+                upstream.update({up} if up in failed else stopped.get(up, ()))
+            if upstream:
+                result = self._skip(key, day, tuple(sorted(upstream)))
+                stopped[key] = result.skipped_for
+            else:
+                result = self._view(key, day) if query.spec.is_view else self._table(key, day)
+                if result.failed:
+                    failed.add(key)
+            if report(result):
+                results.append(result)
+                self.progress(result)
+        return results
+
+    def _incremental_and_upstream(self) -> set[str]:
+        """The incremental queries and everything they read, directly or not."""
+        todo = [q.spec.key for q in self.warehouse.queries if q.spec.incremental]
+        keys: set[str] = set()
+        while todo:
+            key = todo.pop()
+            if key not in keys:
+                keys.add(key)
+                todo.extend(self.warehouse.lineage.upstream.get(key, ()))
+        return keys
+
+    def _skip(self, key: str, day: dt.date, failed_upstream: tuple[str, ...]) -> Result:
+        spec = self.warehouse.query(key).spec
+        kind = "view" if spec.is_view else "table"
+        result = Result(key, kind, run_date=day, incremental=spec.incremental, skipped_for=failed_upstream)
+        # Declared, it exists whatever its build does: empty here, so that nothing reads an
+        # earlier day's rows as this day's.
+        with contextlib.suppress(Exception):
+            self._create_table(self.by_name[f"{key}-{kind}"], day)
+        return result
 
     def _snapshots(self, job) -> Result:
         """A snapshot policy's run, as the generated script would do it, table by table.
@@ -220,7 +302,7 @@ class LocalRun:
         result.seconds = time.monotonic() - started
         return result
 
-    def _create_table(self, r: Registration) -> Any:
+    def _create_table(self, r: Registration, day: dt.date) -> Any:
         from google.cloud import bigquery
 
         i = r.inputs
@@ -228,7 +310,7 @@ class LocalRun:
         table.description = i.get("description")
         if "view" in i:
             # A view is queried at the run's moment: midnight UTC of the run date.
-            table.view_query = adapt_for_emulator(i["view"]["query"], run_time_of(self.run_date, None))
+            table.view_query = adapt_for_emulator(i["view"]["query"], run_time_of(day, None), self.schema)
             table.view_use_legacy_sql = i["view"].get("useLegacySql", False)
         else:
             table.schema = [_field(f) for f in json.loads(i["schema"])]
@@ -242,13 +324,13 @@ class LocalRun:
         self.client.delete_table(table, not_found_ok=True)
         return self.client.create_table(table)
 
-    def _view(self, key: str) -> Result:
-        result = Result(key, "view")
+    def _view(self, key: str, day: dt.date) -> Result:
+        spec = self.warehouse.query(key).spec
+        result = Result(key, "view", run_date=day)
         started = time.monotonic()
-        spec = self._spec(key)
         try:
-            self._create_table(self.by_name[f"{key}-view"])
-            job = self._query(f"SELECT * FROM `{self._address(key)}`")
+            self._create_table(self.by_name[f"{key}-view"], day)
+            job = self._query(f"SELECT * FROM `{address_of(self.warehouse, key)}`")
             rows = list(job.result(timeout=_TIMEOUT))
             result.rows = len(rows)
             result.problems = contract_problems(spec.columns, job.result(timeout=_TIMEOUT).schema, rows)
@@ -257,34 +339,34 @@ class LocalRun:
         result.seconds = time.monotonic() - started
         return result
 
-    def _table(self, key: str) -> Result:
+    def _table(self, key: str, day: dt.date) -> Result:
         from google.cloud import bigquery
 
-        result = Result(key, "table")
-        started = time.monotonic()
-        query = self._query_of(key)
+        query = self.warehouse.query(key)
         spec = query.spec
+        result = Result(key, "table", run_date=day, incremental=spec.incremental)
+        started = time.monotonic()
         script = self.by_name[f"{key}-transfer"].inputs["params"]["query"]
-        run_time = run_time_of(self.run_date, spec.schedule.time_of_day if spec.schedule else None)
+        run_time = run_time_of(day, spec.schedule.time_of_day if spec.schedule else None)
         config = bigquery.QueryJobConfig(query_parameters=[
-            bigquery.ScalarQueryParameter("run_date", "DATE", self.run_date),
-            bigquery.ScalarQueryParameter("run_time", "TIMESTAMP", run_time),
+            bigquery.ScalarQueryParameter("run_date", PARAMETER_TYPES["run_date"], day),
+            bigquery.ScalarQueryParameter("run_time", PARAMETER_TYPES["run_time"], run_time),
         ])
         try:
-            self._create_table(self.by_name[f"{key}-table"])
+            self._create_table(self.by_name[f"{key}-table"], day)
             select = query.sql.rstrip().rstrip(";").rstrip()
             if select not in script:
                 raise LocalRunError("the plan's script does not hold the query's SQL")
-            job = self._query(adapt_for_emulator(select, run_time), config)
+            job = self._query(adapt_for_emulator(select, run_time, self.schema), config)
             rows = list(job.result(timeout=_TIMEOUT))
             schema = job.result(timeout=_TIMEOUT).schema
             result.rows = len(rows)
             result.problems = contract_problems(spec.columns, schema, rows)
             if spec.incremental and spec.partitioning is not None:
-                day = self.run_date - dt.timedelta(days=1)
-                result.problems += partition_problems(spec.partitioning.field, day, schema, rows)
+                partition = day - dt.timedelta(days=1)
+                result.problems += partition_problems(spec.partitioning.field, partition, schema, rows)
             if not result.problems:
-                run_script(self.client, script, run_time, config.query_parameters)
+                run_script(self.client, script, run_time, config.query_parameters, self.schema)
         except Exception as exc:
             result.problems = [f"failed: {_first_line(exc)}"]
         result.seconds = time.monotonic() - started
@@ -292,17 +374,6 @@ class LocalRun:
 
     def _query(self, sql: str, config: Any = None) -> Any:
         return query_job(self.client, sql, config)
-
-    def _spec(self, key: str):
-        return self._query_of(key).spec
-
-    def _query_of(self, key: str):
-        return next(q for q in self.warehouse.queries if q.spec.key == key)
-
-    def _address(self, key: str) -> str:
-        dataset, table = key.split(".")
-        d = next(d for d in self.warehouse.datasets if d.name == dataset)
-        return f"{d.project}.{d.dataset_id}.{table}"
 
 
 def query_job(client: Any, sql: str, config: Any = None) -> Any:
@@ -313,7 +384,7 @@ def query_job(client: Any, sql: str, config: Any = None) -> Any:
     return client.query(sql, job_config=config, retry=Retry(deadline=_TIMEOUT), job_retry=None)
 
 
-def run_script(client: Any, script: str, clock: dt.datetime, parameters: list) -> None:
+def run_script(client: Any, script: str, clock: dt.datetime, parameters: list, schema: Schema | None = None) -> None:
     """A scheduled build's script, statement by statement (emulator gap: a multi-statement job gets
     no query parameters), each with the parameters it uses; a failed statement rolls the
     transaction back, as BigQuery does with a script that fails inside a transaction."""
@@ -324,47 +395,12 @@ def run_script(client: Any, script: str, clock: dt.datetime, parameters: list) -
             # Only the parameters a statement uses: the emulator refuses any others.
             used = [p for p in parameters if p.name in parameters_of(statement)]
             config = bigquery.QueryJobConfig(query_parameters=used)
-            query_job(client, adapt_for_emulator(statement, clock), config).result(timeout=_TIMEOUT)
+            query_job(client, adapt_for_emulator(statement, clock, schema), config).result(timeout=_TIMEOUT)
     except Exception:
         # The emulator may have ended the transaction itself.
         with contextlib.suppress(Exception):
             query_job(client, "ROLLBACK TRANSACTION").result(timeout=_TIMEOUT)
         raise
-
-
-def contract_problems(columns, schema, rows) -> list[str]:
-    """Differences between the declared columns and a result (schema and rows)."""
-    problems = []
-    got = [(f.name, _TYPE_ALIASES.get(f.field_type, f.field_type)) for f in schema]
-    want = [(c.name, c.type) for c in columns]
-    if [n.lower() for n, _ in got] != [n.lower() for n, _ in want]:
-        problems.append(f"columns are {', '.join(n for n, _ in got)}; declared {', '.join(n for n, _ in want)}")
-        return problems
-    for (name, got_type), column in zip(got, columns, strict=True):
-        if got_type != column.type:
-            problems.append(f"{name} is {got_type}, declared {column.type}")
-        if column.mode == "REQUIRED":
-            nulls = sum(1 for row in rows if row[name] is None)
-            if nulls:
-                problems.append(f"{name} is REQUIRED but {nulls} row(s) have NULL")
-    return problems
-
-
-def partition_problems(field_name: str, partition: dt.date, schema, rows) -> list[str]:
-    names = [f.name for f in schema]
-    if field_name not in names:
-        return []
-    outside = {_as_date(row[field_name]) for row in rows} - {partition}
-    if outside:
-        days = ", ".join(sorted(str(d) for d in outside))
-        return [f"rows outside the partition {partition} it replaces: {days}"]
-    return []
-
-
-def _as_date(value: Any) -> dt.date | None:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    return value
 
 
 def _field(column: dict):
