@@ -9,14 +9,13 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import load, stacks
+from infra.cli.preflight import load, stack_option, stacks
 from infra.model.load import load_for_stack
 from infra.problems import ProblemsError
 
 
 @click.command()
-@click.option("--stack", "stack_names", multiple=True,
-              help="Stack to check against (default: every Pulumi.<stack>.yaml).")
+@stack_option("Stack to check against", every_by_default=True)
 @click.option("--policy", is_flag=True, help="Also evaluate the security rules on each stack's offline plan.")
 @click.option("--against", "against", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="An earlier plan (`plan --json`, e.g. of main): refuse changes the provider cannot make in place "
@@ -101,7 +100,7 @@ def _check_against(root: Path, stack: str, baseline: dict) -> int:
 
 
 @click.command()
-@click.option("--stack", default="prod", show_default=True, help="Stack whose declarations to read.")
+@stack_option("Stack whose declarations to read")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
 @click.pass_obj
 def graph(root: Path, stack: str, fmt: str) -> None:
@@ -111,7 +110,7 @@ def graph(root: Path, stack: str, fmt: str) -> None:
 
 
 @click.command("policy-config")
-@click.option("--stack", required=True, help="Stack whose advisory rules to write.")
+@stack_option("Stack whose advisory rules to write")
 @click.pass_obj
 def policy_config(root: Path, stack: str) -> None:
     """Print the policy pack's config for a stack (`pulumi preview --policy-pack-config`)."""

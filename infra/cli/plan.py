@@ -9,11 +9,11 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import load_and_plan
+from infra.cli.preflight import load_and_plan, stack_option
 
 
 @click.command()
-@click.option("--stack", required=True, help="Stack to plan (its Pulumi.<stack>.yaml).")
+@stack_option("Stack to plan")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every resource as JSON to this file ('-' for stdout).")
 @click.option("--diff", "diff_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),

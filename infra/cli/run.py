@@ -9,12 +9,12 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import load_and_plan
+from infra.cli.preflight import load_and_plan, stack_option
 
 
 @click.command()
 @click.option("--local", "local", is_flag=True, help="Run in a local BigQuery emulator (the only mode).")
-@click.option("--stack", default="dev", show_default=True, help="Stack to plan and build locally.")
+@stack_option("Stack to plan and build locally")
 @click.option("--run-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The run's @run_date (default: tests/fixtures/_run.yaml).")
 @click.pass_obj
