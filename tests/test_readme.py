@@ -1,10 +1,12 @@
 """The README's how-to examples are true: added to a copy of the project the way the README says,
-every one of them passes `check` against every stack, and the pages it links to exist."""
+every one of them passes `check` against every stack, the dataset's `folders:` routes its folder's
+tables, and the pages it links to exist."""
 
 from __future__ import annotations
 
 import re
 
+from infra.model.load import load_for_stack
 from tests.conftest import ROOT, copy_project, run_cli
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -58,6 +60,22 @@ def test_every_how_to_example_checks(tmp_path):
         text = stack_file.read_text()
         assert "  warehouse:members:\n" in text
         stack_file.write_text(text.replace("  warehouse:members:\n", "  warehouse:members:\n    finance_analyst: []\n"))
+    # The dataset's folder, as its `folders:` says: a query there (the README's example again) writes to it.
+    (project / "scheduled_queries/mart/campaigns").mkdir()
+    (project / "scheduled_queries/mart/campaigns/campaigns_mrr_total.sql").write_text(sql)
+    (project / "scheduled_queries/mart/campaigns/campaigns_mrr_total.yaml").write_text(spec)
     done = run_cli("--root", str(project), "check")
     assert done.returncode == 0, done.stderr
     assert "revenue_mrr_total" in run_cli("--root", str(project), "graph", "--stack", "prod").stdout
+    written = {q.spec.name: q.spec.dataset for q in load_for_stack(project, "prod").queries}
+    assert (written["campaigns_mrr_total"], written["revenue_mrr_total"]) == ("campaigns", "mart")
+
+
+def test_the_dataset_example_needs_its_folder(tmp_path):
+    """Without scheduled_queries/mart/campaigns/, the README's dataset fails `check`, as it says."""
+    project = copy_project(tmp_path / "project")
+    [dataset] = blocks(section("Add a dataset"), "yaml")
+    (project / "datasets/campaigns.yaml").write_text(dataset)
+    done = run_cli("--root", str(project), "check", "--stack", "dev")
+    assert done.returncode == 1
+    assert "datasets/campaigns.yaml:3: folders[0]: folder 'campaigns' has no directory" in done.stderr
