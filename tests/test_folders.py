@@ -115,11 +115,23 @@ def test_a_query_naming_another_dataset_than_its_folders_is_a_problem(project):
 
 
 def test_a_folder_default_naming_another_dataset_is_one_problem_at_its_line(project):
-    (project / "scheduled_queries/mart/revenue/_defaults.yaml").write_text("# Revenue marts.\ndataset: ml\n")
+    add_campaigns(project)
+    (project / "scheduled_queries/mart/revenue/_defaults.yaml").write_text("# Revenue marts.\ndataset: campaigns\n")
     assert problems_of(project) == [
-        "scheduled_queries/mart/revenue/_defaults.yaml:2: dataset: 'ml' here, but datasets/mart.yaml lists folder "
-        "'revenue' under `folders:`, so its queries write to 'mart'; fix: remove `dataset:` (or remove 'revenue' "
-        "from the `folders:` of datasets/mart.yaml)"]
+        "scheduled_queries/mart/revenue/_defaults.yaml:2: dataset: 'campaigns' here, but datasets/mart.yaml lists "
+        "folder 'revenue' under `folders:`, so its queries write to 'mart'; fix: remove `dataset:` (or remove "
+        "'revenue' from the `folders:` of datasets/mart.yaml)"]
+
+
+@pytest.mark.parametrize(("named", "what"), [
+    ("stg_external", "a mart query writes to 'stg_external', a staging dataset"),
+    ("mrat", "dataset 'mrat' is not a managed dataset (did you mean 'mart'?)"),
+])
+def test_a_dataset_of_another_layer_or_none_keeps_the_query_rules_line(project, named, what):
+    query = project / "scheduled_queries/mart/revenue/revenue_mrr.yaml"
+    query.write_text(query.read_text() + f"dataset: {named}\n")
+    [line] = [p for p in problems_of(project) if p.startswith("scheduled_queries/mart/revenue/revenue_mrr.yaml")]
+    assert what in line
 
 
 def test_a_layer_default_that_every_route_overrides_is_still_checked(project):

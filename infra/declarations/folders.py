@@ -7,9 +7,10 @@ file and whose folder's `_defaults.yaml` name no `dataset:` writes to it, before
 
 - two datasets of one layer list the same folder (both listings);
 - a listed folder has no directory under `scheduled_queries/<layer>/` (with a did-you-mean);
-- a query or a folder's `_defaults.yaml` names another dataset than the one that lists the folder,
-  and a `_defaults.yaml` names a dataset that has no file (`queries.py` reads those files and
-  reports both, with what is found here).
+- a query or a folder's `_defaults.yaml` names another dataset of the layer than the one that lists
+  the folder, and a `_defaults.yaml` names a dataset that has no file (`queries.py` reads those
+  files and reports both, with what is found here). A dataset of another layer, or no dataset at
+  all, named in a query's file is the query rules' to report (with the layer, or a did-you-mean).
 
 Deliberately not here: whether a query's dataset is of its layer, and everything else about
 destinations (`checks/query_rules.py`).
@@ -50,6 +51,13 @@ class Folders:
 
     routes: Mapping[tuple[str, str], Route] = field(default_factory=lambda: MappingProxyType({}))  # (layer, folder)
     datasets: frozenset[str] = frozenset()  # every managed dataset's name (its file's), loaded or not
+    layers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # loaded dataset -> its layer
+
+    def conflict(self, route: Route | None, named: str | None) -> bool:
+        """Whether `named`, written in a folder's files, is another dataset of the layer than the
+        one that lists the folder."""
+        return (route is not None and named is not None and named != route.dataset
+                and self.layers.get(named) == self.layers.get(route.dataset))
 
 
 def folder_routes(root: Path, datasets: tuple[DatasetSpec, ...], problems: Problems) -> Folders:
@@ -79,7 +87,8 @@ def folder_routes(root: Path, datasets: tuple[DatasetSpec, ...], problems: Probl
             continue
         routes[(layer, folder)] = route
     names = frozenset(p.stem for p in (root / "datasets").glob("*.yaml"))
-    return Folders(routes=MappingProxyType(routes), datasets=names)
+    return Folders(routes=MappingProxyType(routes), datasets=names,
+                   layers=MappingProxyType({d.name: d.layer for d in datasets}))
 
 
 def _where(route: Route) -> str:

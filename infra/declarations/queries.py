@@ -120,7 +120,7 @@ def load_queries(root: Path, problems: Problems, folders: Folders | None = None)
             route = folders.routes.get((layer_dir.name, folder.name))
             inherited = {**layer_defaults, "dataset": route.dataset} if route else layer_defaults
             defaults = _defaults(root, folder, inherited, folders, route, problems)
-            specs.extend(_load_folder(root, layer_dir.name, folder, defaults, route, problems))
+            specs.extend(_load_folder(root, layer_dir.name, folder, defaults, folders, route, problems))
         stray = [p for p in layer_dir.iterdir() if p.is_file() and p.name != DEFAULTS_FILE]
         for p in stray:
             problems.add(relative(p, root), None, "", "queries live in a folder inside their layer",
@@ -140,7 +140,8 @@ def _defaults(root: Path, folder: Path, inherited: dict, folders: Folders, route
     fields = tuple(dataclasses.replace(f, required=False) for f in DEFAULT_FIELDS)
     v = read_mapping(doc, (), doc.data, fields, problems, "folder defaults") or {}
     named = v.get("dataset") if isinstance(doc.data, dict) and "dataset" in doc.data else None
-    if named is not None and route is not None and named != route.dataset:
+    conflict = folders.conflict(route, named)
+    if conflict:
         problems.add(doc.file, doc.line(("dataset",)), "dataset", *route.conflict(folder.name, named))
     elif named is not None and folders.datasets and named not in folders.datasets:
         # Checked here because a default that every folder's route overrides is read by no query.
@@ -149,12 +150,12 @@ def _defaults(root: Path, folder: Path, inherited: dict, folders: Folders, route
                      f"use one of: {', '.join(sorted(folders.datasets))}")
     merged = dict(inherited)
     merged.update({k: val for k, val in v.items() if k in (doc.data or {})})
-    if route is not None:
-        merged["dataset"] = route.dataset  # a conflict is told once, here, not again by every query it misroutes
+    if conflict:
+        merged["dataset"] = route.dataset  # told once, here, not again by every query it would misroute
     return merged
 
 
-def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, route: Route | None,
+def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, folders: Folders, route: Route | None,
                  problems: Problems) -> list[QuerySpec]:
     out = []
     names = {p.stem for p in folder.iterdir() if p.suffix in (".sql", ".yaml") and p.name != DEFAULTS_FILE}
@@ -168,14 +169,14 @@ def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, route: Ro
             problems.add(relative(yaml_path, root), None, "", "YAML without its SQL",
                          f"add {relative(sql_path, root)} with the SELECT that builds the table")
             continue
-        spec = _load_query(root, layer, folder.name, yaml_path, sql_path, defaults, route, problems)
+        spec = _load_query(root, layer, folder.name, yaml_path, sql_path, defaults, folders, route, problems)
         if spec is not None:
             out.append(spec)
     return out
 
 
 def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: Path, defaults: dict,
-                route: Route | None, problems: Problems) -> QuerySpec | None:
+                folders: Folders, route: Route | None, problems: Problems) -> QuerySpec | None:
     file = relative(yaml_path, root)
     doc = load_file(yaml_path, file, problems)
     if doc is None:
@@ -191,7 +192,7 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
         return None
     named = v["dataset"] if isinstance(doc.data, dict) and "dataset" in doc.data and "dataset" not in v.rejected \
         else None
-    if named is not None and route is not None and named != route.dataset:
+    if folders.conflict(route, named):
         problems.add(file, doc.line(("dataset",)), "dataset", *route.conflict(folder, named))
     columns = (read_columns(doc, ("columns",), v["columns"], problems)
                if "columns" not in v.rejected and v["columns"] is not None else None)
