@@ -234,6 +234,13 @@ def generate(n: int, dest: Path) -> Generated:
         _write(sq / "reporting" / rng.choice(REPORTING_FOLDERS), name, sql, yml)
         gen.counts["views"] += 1
 
+    # A dataset lists only the folders that hold queries: `check` refuses a listed folder with no directory.
+    for layer in ("mart", "ml"):
+        path = dest / "datasets" / f"{layer}.yaml"
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc["folders"] = [f for f in doc["folders"] if (sq / layer / f).is_dir()]
+        path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+
     gen.files = sum(1 for p in dest.rglob("*") if p.is_file() and "infra" not in p.relative_to(dest).parts)
     return gen
 

@@ -351,7 +351,7 @@ def test_a_copy_still_running_is_waited_for_not_started_twice(dev):
 
 def test_cli_errors_are_one_line_without_credentials():
     assert one_line_error(cli_without_credentials("backups", "copy", COPY)).startswith(
-        "backups copy: no Google Cloud credentials found for project acme-warehouse-prod; fix: ")
+        "backups copy: no Google Cloud credentials found for project acme-warehouse-dev; fix: ")
     # The name is checked before any credentials are needed.
     assert one_line_error(cli_without_credentials("backups", "copy", "revenue_mrr_before_eu")) == (
         "backups copy: there is no one-off copy 'revenue_mrr_before_eu' (did you mean 'revenue_mrr_before_eur'?); "

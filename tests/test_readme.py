@@ -1,11 +1,22 @@
 """The README's how-to examples are true: added to a copy of the project the way the README says,
-every one of them passes `check` against every stack, and the pages it links to exist."""
+every one of them passes `check` against every stack, the dataset's `folders:` routes its folder's
+tables, the scheduled query's example builds the day it replaces in the local BigQuery, and the
+pages it links to exist."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
+import pytest
+from google.cloud import bigquery
+
+from infra.local.runner import run_script
+from infra.model.load import load_for_stack
+from infra.resources.write_sql import write_script
 from tests.conftest import ROOT, copy_project, run_cli
+
+PROJECT = "acme-warehouse-dev"  # the session emulator's project
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -58,6 +69,99 @@ def test_every_how_to_example_checks(tmp_path):
         text = stack_file.read_text()
         assert "  warehouse:members:\n" in text
         stack_file.write_text(text.replace("  warehouse:members:\n", "  warehouse:members:\n    finance_analyst: []\n"))
+    # The dataset's folder, as its `folders:` says: a query there (the README's example again) writes to it.
+    (project / "scheduled_queries/mart/campaigns").mkdir()
+    (project / "scheduled_queries/mart/campaigns/campaigns_mrr_total.sql").write_text(sql)
+    (project / "scheduled_queries/mart/campaigns/campaigns_mrr_total.yaml").write_text(spec)
     done = run_cli("--root", str(project), "check")
     assert done.returncode == 0, done.stderr
     assert "revenue_mrr_total" in run_cli("--root", str(project), "graph", "--stack", "prod").stdout
+    written = {q.spec.name: q.spec.dataset for q in load_for_stack(project, "prod").queries}
+    assert (written["campaigns_mrr_total"], written["revenue_mrr_total"]) == ("campaigns", "mart")
+
+
+def test_the_dataset_example_needs_its_folder(tmp_path):
+    """Without scheduled_queries/mart/campaigns/, the README's dataset fails `check`, as it says."""
+    project = copy_project(tmp_path / "project")
+    [dataset] = blocks(section("Add a dataset"), "yaml")
+    (project / "datasets/campaigns.yaml").write_text(dataset)
+    done = run_cli("--root", str(project), "check", "--stack", "dev")
+    assert done.returncode == 1
+    assert "datasets/campaigns.yaml:3: folders[0]: folder 'campaigns' has no directory" in done.stderr
+
+
+# --- the scheduled query's example builds the right rows (no partition bug) ---------------------------------
+
+RUN_DATES = (dt.date(2026, 1, 2), dt.date(2026, 1, 18))  # the day before: the 1st of a month, and the 17th
+
+
+def _example_build(tmp_path, sql: str):
+    """The README's example as the program writes it (dev stack, datasets under readme_), and the
+    ResolvedQuery of the mart table it reads."""
+    project = copy_project(tmp_path / "project")
+    stack = project / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("datasetPrefix: dev_", "datasetPrefix: readme_"))
+    query = section("Add a scheduled query (a table) or a view")
+    [spec] = blocks(query, "yaml")
+    (project / "scheduled_queries/mart/revenue/revenue_mrr_total.sql").write_text(sql)
+    (project / "scheduled_queries/mart/revenue/revenue_mrr_total.yaml").write_text(spec)
+    warehouse = load_for_stack(project, "dev")
+    return warehouse.query("mart.revenue_mrr_total"), warehouse.query("mart.revenue_mrr")
+
+
+@pytest.fixture
+def readme_mart(emulator):
+    client = emulator.client()
+    client.create_dataset(bigquery.Dataset(f"{PROJECT}.readme_mart"))
+    yield client
+    client.delete_dataset(f"{PROJECT}.readme_mart", delete_contents=True, not_found_ok=True)
+
+
+def _create(client, query) -> str:
+    table = bigquery.Table(f"{PROJECT}.readme_mart.{query.spec.name}", schema=[
+        bigquery.SchemaField(c.name, c.type, mode=c.mode) for c in query.spec.columns])
+    table.time_partitioning = bigquery.TimePartitioning(field=query.spec.partitioning.field)
+    return client.create_table(table).full_table_id.replace(":", ".")
+
+
+def _build(client, query, run_date: dt.date) -> None:
+    run_time = dt.datetime.combine(run_date, dt.time(4, 40), tzinfo=dt.UTC)
+    run_script(client, write_script(query, f"{PROJECT}.readme_mart.{query.spec.name}"), run_time,
+               [bigquery.ScalarQueryParameter("run_date", "DATE", run_date),
+                bigquery.ScalarQueryParameter("run_time", "TIMESTAMP", run_time)])
+
+
+def _seed(client, mrr) -> None:
+    """revenue_mrr's rows on days around both runs."""
+    client.query(f"INSERT INTO `{_create(client, mrr)}` (as_of_date, customer_id, subscriptions, mrr_usd) VALUES "
+                 "(DATE '2025-12-31', 'a', 1, 10), (DATE '2026-01-01', 'a', 1, 10), (DATE '2026-01-01', 'b', 2, 5.5), "
+                 "(DATE '2026-01-17', 'a', 1, 12), (DATE '2026-01-18', 'c', 1, 99)").result()
+
+
+def test_the_query_example_fills_the_day_it_replaces(tmp_path, readme_mart):
+    """Its grain is the day, its partitions are days, and each run replaces the day before it: on
+    the 1st of a month and any other day, each run leaves exactly that day's totals."""
+    client = readme_mart
+    [sql] = blocks(section("Add a scheduled query (a table) or a view"), "sql")
+    total, mrr = _example_build(tmp_path, sql)
+    assert (total.spec.incremental, total.spec.partitioning.type) == (True, "DAY")
+    _seed(client, mrr)
+    target = _create(client, total)
+    for run_date in (*RUN_DATES, RUN_DATES[1]):  # the second day twice: a re-run replaces, never adds
+        _build(client, total, run_date)
+    rows = sorted(tuple(r.values()) for r in client.query(f"SELECT * FROM `{target}`").result())
+    assert rows == [(dt.date(2026, 1, 1), 2, 15.5), (dt.date(2026, 1, 17), 1, 12.0)]
+
+
+def test_a_grain_off_its_day_fails_the_build(tmp_path, readme_mart):
+    """The control: the same example reading every day before the run, not the one it replaces,
+    fails the run, so the test above would see a partition bug."""
+    client = readme_mart
+    [sql] = blocks(section("Add a scheduled query (a table) or a view"), "sql")
+    wrong = sql.replace("WHERE as_of_date = DATE_SUB(@run_date, INTERVAL 1 DAY)", "WHERE as_of_date < @run_date")
+    assert wrong != sql
+    total, mrr = _example_build(tmp_path, wrong)
+    _seed(client, mrr)
+    _create(client, total)
+    with pytest.raises(Exception, match="outside the partition"):
+        _build(client, total, RUN_DATES[1])

@@ -534,7 +534,7 @@ def test_bad_input_is_refused_and_changes_nothing(client, wh):
 def test_cli_errors_are_one_line_without_credentials():
     cases = [
         (["restore", "mart.revenue_mrr"], "restore: no Google Cloud credentials found for project "
-                                          "acme-warehouse-prod; fix: run `gcloud auth application-default login`"),
+                                          "acme-warehouse-dev; fix: run `gcloud auth application-default login`"),
         (["backups", "list", "mart.revenue_mrr"], "backups list: no Google Cloud credentials found"),
         (["restore", "mart.revenue_mrr", "--at", "2999-01-01"], "restore: --at 2999-01-01 is in the future"),
         (["restore", "mart.revenue_mrr", "--at", "2026-01-01", "--snapshot", "s"], "restore: --at and --snapshot"),

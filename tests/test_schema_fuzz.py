@@ -81,6 +81,8 @@ def wrong_values(f: Field) -> Iterator[tuple[str, object]]:
             yield f"case {choice}", choice.lower() if choice != choice.lower() else choice.upper()
     if f.choices:
         yield "unknown choice", "EDITOR"
+    if f.kind is list and f.item is str:  # well-formed, naming nothing there is (a folder, a column, a role)
+        yield "unknown name", ["nonexistent"]
     yield "null", None
 
 

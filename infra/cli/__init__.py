@@ -13,6 +13,10 @@ BigQuery client, the error guard):
 - `drift.py`: `drift` (the drift review) and `drift --unmanaged`;
 - `adopt.py`: `adopt` (the import file and migration report that take over what exists).
 
+Every command that works on a stack takes `--stack` (default `dev`, or `WAREHOUSE_STACK`;
+`check`: every stack unless given one); `--version` prints the versions of this project and its main
+dependencies.
+
 Every command but `restore`, `backups list`, `backups copy`, `backups coverage --sizes`, `adopt`,
 `drift` (without `--from-json`) and `drift --unmanaged` works offline: no credentials, no Pulumi
 CLI, no network. Exit codes: 0 fine, 1 problems in the declarations or a refusal (one line each on
@@ -29,8 +33,34 @@ import click
 from infra.cli import adopt, backups, check, drift, plan, run
 from infra.model.load import repository_root
 
+# The distribution `make setup` installs this package as: pyproject.toml's [project] name.
+DISTRIBUTION = "warehouse-infra"
+# What a bug report needs besides the project's own version: the engine, the provider, the SQL parser.
+DEPENDENCIES = ("pulumi", "pulumi-gcp", "sqlglot")
+
+
+def versions() -> str:
+    """The project's version and its main dependencies', as installed (importlib.metadata)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed (fix: make setup)"
+
+    return f"{DISTRIBUTION} {of(DISTRIBUTION)}\n" + ", ".join(f"{name} {of(name)}" for name in DEPENDENCIES)
+
+
+def _print_versions(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(versions())
+        ctx.exit()
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, is_eager=True, expose_value=False, callback=_print_versions,
+              help="Print the versions of this project, Pulumi, pulumi-gcp and sqlglot, and exit.")
 @click.option("--root", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
               help="Project root (default: the checkout this package is in).")
 @click.pass_context

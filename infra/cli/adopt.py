@@ -24,7 +24,16 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import EMULATOR_OPTION, UsageExitsOne, client, fail, known_stack, load_and_plan, run_guarded
+from infra.cli.preflight import (
+    EMULATOR_OPTION,
+    UsageExitsOne,
+    client,
+    fail,
+    known_stack,
+    load_and_plan,
+    run_guarded,
+    stack_option,
+)
 
 COMMAND = "adopt"
 READ_REFUSED_FIX = ("the identity needs roles/bigquery.metadataViewer on the project (to list datasets, tables and "
@@ -32,7 +41,7 @@ READ_REFUSED_FIX = ("the identity needs roles/bigquery.metadataViewer on the pro
 
 
 @click.command(cls=UsageExitsOne)
-@click.option("--stack", required=True, help="The stack whose project to adopt (its Pulumi.<stack>.yaml).")
+@stack_option("The stack whose project to adopt")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("adopt"),
               show_default=True, help="Where the import file and the migration report go.")
 @EMULATOR_OPTION

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import click
 
-from infra.cli.preflight import EMULATOR_OPTION, client, fail, load, run_guarded
+from infra.cli.preflight import EMULATOR_OPTION, client, fail, load, run_guarded, stack_option
 from infra.model.backups import PRE_RESTORE_POLICY
 from infra.ops.restore import Restorer, Step
 from infra.ops.restore_points import Listing, RestoreError, check_request, format_time, resolve_table, utc_now
@@ -122,7 +122,7 @@ def backups() -> None:
 
 
 @backups.command()
-@click.option("--stack", default="prod", show_default=True)
+@stack_option("Stack whose coverage to show")
 @click.option("--sizes", is_flag=True,
               help="Read each table's size from BigQuery (credentials needed) to estimate storage in bytes.")
 @EMULATOR_OPTION
@@ -164,7 +164,7 @@ def table_sizes(bq: Any, table_ids: list[str]) -> dict[str, int | None]:
 
 @backups.command("list")
 @click.argument("table")
-@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to read.")
+@stack_option("Stack whose warehouse to read")
 @EMULATOR_OPTION
 @click.pass_obj
 def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -> None:
@@ -182,7 +182,7 @@ def list_backups(root: Path, table: str, stack: str, emulator_url: str | None) -
 
 @backups.command("copy")
 @click.argument("name")
-@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to copy in.")
+@stack_option("Stack whose warehouse to copy in")
 @click.option("--wait-minutes", type=click.FloatRange(min=0), default=0.0, show_default=True,
               help="Wait this long for the source table to exist and hold rows (after a first `pulumi up`).")
 @EMULATOR_OPTION
@@ -214,7 +214,7 @@ def copy(root: Path, name: str, stack: str, wait_minutes: float, emulator_url: s
 
 @click.command()
 @click.argument("table")
-@click.option("--stack", default="prod", show_default=True, help="Stack whose warehouse to restore in.")
+@stack_option("Stack whose warehouse to restore in")
 @click.option("--at", "at", metavar="TIME",
               help="Restore the table as it was at TIME (ISO 8601; UTC unless it has a zone): time travel inside "
                    "the dataset's window, else the newest snapshot at or before TIME.")

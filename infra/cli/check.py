@@ -16,7 +16,7 @@ import click
 
 from infra.checks.select import Declared, Selection, SelectorError, changed_keys, selection
 from infra.cli.check_report import FORMATS, CheckReport
-from infra.cli.preflight import fail, load, stacks
+from infra.cli.preflight import fail, load, stack_option, stacks
 from infra.model.load import load_for_stack
 from infra.model.warehouse import Warehouse
 from infra.problems import Problem, ProblemsError
@@ -26,8 +26,7 @@ SELECT_HELP = ("Report only these tables' problems (dbt's grammar: NAME, +NAME, 
 
 
 @click.command()
-@click.option("--stack", "stack_names", multiple=True,
-              help="Stack to check against (default: every Pulumi.<stack>.yaml).")
+@stack_option("Stack to check against", every_by_default=True)
 @click.option("--policy", is_flag=True, help="Also evaluate the security rules on each stack's offline plan.")
 @click.option("--against", "against", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="An earlier plan (`plan --json`, e.g. of main): refuse changes the provider cannot make in place "
@@ -173,7 +172,7 @@ def _check_against(root: Path, stack: str, baseline: dict, report: CheckReport) 
 
 
 @click.command()
-@click.option("--stack", default="prod", show_default=True, help="Stack whose declarations to read.")
+@stack_option("Stack whose declarations to read")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot"]), default="mermaid", show_default=True)
 @click.option("--select", "selectors", multiple=True, metavar="SELECTOR",
               help=SELECT_HELP.replace("Report only these tables' problems", "Draw only these tables")
@@ -200,7 +199,7 @@ def graph(root: Path, stack: str, fmt: str, selectors: tuple[str, ...], changed_
 
 
 @click.command("policy-config")
-@click.option("--stack", required=True, help="Stack whose advisory rules to write.")
+@stack_option("Stack whose advisory rules to write")
 @click.pass_obj
 def policy_config(root: Path, stack: str) -> None:
     """Print the policy pack's config for a stack (`pulumi preview --policy-pack-config`)."""
@@ -214,7 +213,7 @@ def policy_config(root: Path, stack: str) -> None:
 
 @click.command()
 @click.argument("target", metavar="TABLE[.COLUMN]")
-@click.option("--stack", default="prod", show_default=True, help="Stack whose declarations to read.")
+@stack_option("Stack whose declarations to read")
 @click.pass_obj
 def impact(root: Path, target: str, stack: str) -> None:
     """List what reads a table or a column downstream: tables, views and the tools outside."""

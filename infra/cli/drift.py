@@ -30,7 +30,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import Refused, UsageExitsOne, client, fail, guarded, known_stack
+from infra.cli.preflight import Refused, UsageExitsOne, client, fail, guarded, known_stack, stack_option
 from infra.model.load import load_for_stack
 from infra.ops.drift.preview import PreviewError, parse_preview
 from infra.ops.drift.report import build_report, error_report, render_markdown, write_report
@@ -69,7 +69,7 @@ def run_preview(root: Path, stack: str) -> tuple[int, str, str]:
 
 
 @click.command(cls=UsageExitsOne)
-@click.option("--stack", required=True, help="The stack to review (its Pulumi.<stack>.yaml).")
+@stack_option("The stack to review")
 @click.option("--unmanaged", is_flag=True,
               help="List what exists in the stack's project that no declaration owns, instead of the preview's drift.")
 @click.option("--from-json", "from_json", type=click.Path(dir_okay=False, exists=True, path_type=Path),

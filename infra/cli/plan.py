@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import fail, load_and_plan
+from infra.cli.preflight import fail, load_and_plan, stack_option
 
 
 class PlanCommand(click.Command):
@@ -29,7 +29,7 @@ class PlanCommand(click.Command):
 
 
 @click.command(cls=PlanCommand)
-@click.option("--stack", required=True, help="Stack to plan (its Pulumi.<stack>.yaml).")
+@stack_option("Stack to plan")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Write every resource as JSON to this file ('-' for stdout).")
 @click.option("--diff", "diff_path", type=click.Path(dir_okay=False, exists=True, path_type=Path),

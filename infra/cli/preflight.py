@@ -1,5 +1,7 @@
 """What every command does before its own work, in one place (after dbt-core's `cli/requires.py`).
 
+- `stack_option`: the `--stack` option of every command, with one default (`dev`) and
+  `WAREHOUSE_STACK` to change it.
 - `fail`: one line on stderr, `<command>: <what>; fix: <how>`, and exit 1.
 - `load`: the stack's validated model, or every problem (one line each) and exit 1.
 - `load_and_plan`: the model and the offline plan from one run of the program.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from infra.model.load import load_for_stack
 from infra.ops.bigquery_client import CredentialsProblem, connect, one_line
@@ -34,6 +37,36 @@ if TYPE_CHECKING:
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
 T = TypeVar("T")
+
+# Where a mistake costs least: a command run without --stack reads, plans or touches dev.
+DEFAULT_STACK = "dev"
+STACK_ENVVAR = "WAREHOUSE_STACK"
+
+
+def stack_option(purpose: str, *, every_by_default: bool = False) -> Callable[[T], T]:
+    """The `--stack` option, one definition for every command: `--stack S`, else `WAREHOUSE_STACK`,
+    else `dev` (click reads the variable, ignoring it when empty). `every_by_default` is `check`'s:
+    repeatable, every stack when not given, and the variable is not read, because validation
+    covers every stack. An unknown stack is refused where the stack is loaded (one line)."""
+    if every_by_default:
+        return click.option("--stack", "stack_names", multiple=True, metavar="STACK",
+                            help=f"{purpose}, repeatable (default: every Pulumi.<stack>.yaml, since validation "
+                                 f"covers every stack; {STACK_ENVVAR} is not read).")
+    return click.option("--stack", default=DEFAULT_STACK, envvar=STACK_ENVVAR, show_envvar=True, show_default=True,
+                        metavar="STACK", callback=_stack_from_environment, help=f"{purpose} (its Pulumi.<stack>.yaml).")
+
+
+def _stack_from_environment(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """A stack that `WAREHOUSE_STACK` names and that does not exist is refused naming the variable:
+    nothing on the command line says where the name came from."""
+    root = ctx.find_object(Path)
+    if (ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT and root is not None
+            and value not in stacks(root)):
+        fail(" ".join(ctx.command_path.split()[1:]),
+             f"{STACK_ENVVAR}={value!r} names no stack (no Pulumi.{value}.yaml); fix: use one of: "
+             f"{', '.join(stacks(root))}, or unset {STACK_ENVVAR}")
+    return value
+
 
 EMULATOR_OPTION = click.option(
     "--emulator-url", hidden=True, default=None,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli.preflight import fail, load_and_plan
+from infra.cli.preflight import fail, load_and_plan, stack_option
 from infra.declarations.keys import suggest
 
 
@@ -51,7 +51,7 @@ def summary(results, seconds: float) -> str:
 
 @click.command()
 @click.option("--local", "local", is_flag=True, help="Run in a local BigQuery emulator (the only mode).")
-@click.option("--stack", default="dev", show_default=True, help="Stack to plan and build locally.")
+@stack_option("Stack to plan and build locally")
 @click.option("--run-date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The run's @run_date (default: tests/fixtures/_run.yaml); incremental queries also run "
                    "on the day before.")

@@ -3,7 +3,8 @@
 A managed dataset is one this project creates and owns: its id is the stack's dataset prefix plus
 the file name (`mart.yaml` -> `production_mart` in prod), its ACL is computed from `roles/`
 (see `access.py`), and it is protected in protected stacks. Each has a layer (staging, mart, ml,
-reporting, sync, backup), which is how roles and later rules select datasets.
+reporting, sync, backup), which is how roles and later rules select datasets. A mart or ml
+dataset may list query folders of its layer (`folders:`): their queries write to it (`folders.py`).
 
 A raw source is a dataset a loader owns (Fivetran, Stitch, the Amplitude and Firestore exports,
 Apollo). It is declared read-only: never created or changed by Pulumi, but known by id so that
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
@@ -68,13 +69,14 @@ class DatasetSpec:
     file: str
     description: str
     layer: str
-    folders: tuple[str, ...]
+    folders: tuple[str, ...]  # the query folders of its layer whose tables it holds (`folders.py`)
     sync_tool: str | None
     labels: Mapping[str, str]
     time_travel_days: int
     default_table_expiration_days: int | None
     location: str | None
     friendly_name: str | None
+    folder_lines: tuple[int | None, ...] = field(default=(), compare=False)  # the line of each of `folders`
 
 
 @dataclass(frozen=True)
@@ -149,6 +151,7 @@ def _load_dataset(root: Path, path: Path, problems: Problems) -> DatasetSpec | N
         folders=tuple(v["folders"]), sync_tool=v["sync_tool"], labels=MappingProxyType(dict(labels)),
         time_travel_days=v["time_travel_days"], default_table_expiration_days=expiration,
         location=v["location"], friendly_name=v["friendly_name"],
+        folder_lines=tuple(doc.lines.get(("folders", i)) for i in range(len(v["folders"]))),
     )
 
 

@@ -4,8 +4,8 @@ Each pair declares one table (built by a scheduled query of the Data Transfer Se
 view. The YAML holds the contract (description, column schema, partitioning, clustering) and how
 it runs (schedule, write disposition, incremental or full refresh); the SQL is what runs. Layers
 are folders (`staging`, `mart`, `ml`, `sync`, `reporting`), and defaults come from the folders:
-`<layer>/_defaults.yaml`, then `<layer>/<folder>/_defaults.yaml`, then the file itself, so a file
-holds only its exceptions.
+`<layer>/_defaults.yaml`, then the dataset that lists the folder under `folders:` (`folders.py`),
+then `<layer>/<folder>/_defaults.yaml`, then the file itself, so a file holds only its exceptions.
 
 SQL names tables as `<dataset>.<table>`, where `<dataset>` is a managed dataset's name
 (`mart`, `stg_external`, ...) or a raw source's name (`stripe`, `amplitude`, ...): never a
@@ -25,7 +25,8 @@ from typing import Any
 
 from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.declarations.files import NAME, Doc, load_file, relative
-from infra.declarations.keys import Field, check_labels, read_mapping
+from infra.declarations.folders import Folders, Route
+from infra.declarations.keys import Field, check_labels, read_mapping, suggest
 from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.problems import Problems
 
@@ -102,7 +103,9 @@ class QuerySpec:
         return self.kind == "view"
 
 
-def load_queries(root: Path, problems: Problems) -> tuple[QuerySpec, ...]:
+def load_queries(root: Path, problems: Problems, folders: Folders | None = None) -> tuple[QuerySpec, ...]:
+    """Every query and view; `folders` routes folders to the datasets that list them (none without)."""
+    folders = folders or Folders()
     base = root / "scheduled_queries"
     if not base.is_dir():
         return ()
@@ -112,10 +115,12 @@ def load_queries(root: Path, problems: Problems) -> tuple[QuerySpec, ...]:
             problems.add(relative(layer_dir, root), None, "", f"unknown layer folder {layer_dir.name!r}",
                          f"put queries under one of: {', '.join(LAYERS)}")
             continue
-        layer_defaults = _defaults(root, layer_dir, {}, problems)
+        layer_defaults = _defaults(root, layer_dir, {}, folders, None, problems)
         for folder in sorted(p for p in layer_dir.iterdir() if p.is_dir()):
-            defaults = _defaults(root, folder, layer_defaults, problems)
-            specs.extend(_load_folder(root, layer_dir.name, folder, defaults, problems))
+            route = folders.routes.get((layer_dir.name, folder.name))
+            inherited = {**layer_defaults, "dataset": route.dataset} if route else layer_defaults
+            defaults = _defaults(root, folder, inherited, folders, route, problems)
+            specs.extend(_load_folder(root, layer_dir.name, folder, defaults, folders, route, problems))
         stray = [p for p in layer_dir.iterdir() if p.is_file() and p.name != DEFAULTS_FILE]
         for p in stray:
             problems.add(relative(p, root), None, "", "queries live in a folder inside their layer",
@@ -123,7 +128,8 @@ def load_queries(root: Path, problems: Problems) -> tuple[QuerySpec, ...]:
     return tuple(specs)
 
 
-def _defaults(root: Path, folder: Path, inherited: dict, problems: Problems) -> dict:
+def _defaults(root: Path, folder: Path, inherited: dict, folders: Folders, route: Route | None,
+              problems: Problems) -> dict:
     path = folder / DEFAULTS_FILE
     if not path.is_file():
         return dict(inherited)
@@ -133,12 +139,24 @@ def _defaults(root: Path, folder: Path, inherited: dict, problems: Problems) -> 
     # Defaults hold any subset of the keys: what is required is checked on each merged query.
     fields = tuple(dataclasses.replace(f, required=False) for f in DEFAULT_FIELDS)
     v = read_mapping(doc, (), doc.data, fields, problems, "folder defaults") or {}
+    named = v.get("dataset") if isinstance(doc.data, dict) and "dataset" in doc.data else None
+    conflict = folders.conflict(route, named)
+    if conflict:
+        problems.add(doc.file, doc.line(("dataset",)), "dataset", *route.conflict(folder.name, named))
+    elif named is not None and folders.datasets and named not in folders.datasets:
+        # Checked here because a default that every folder's route overrides is read by no query.
+        problems.add(doc.file, doc.line(("dataset",)), "dataset",
+                     f"dataset {named!r} is not a managed dataset{suggest(named, sorted(folders.datasets))}",
+                     f"use one of: {', '.join(sorted(folders.datasets))}")
     merged = dict(inherited)
     merged.update({k: val for k, val in v.items() if k in (doc.data or {})})
+    if conflict:
+        merged["dataset"] = route.dataset  # told once, here, not again by every query it would misroute
     return merged
 
 
-def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, problems: Problems) -> list[QuerySpec]:
+def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, folders: Folders, route: Route | None,
+                 problems: Problems) -> list[QuerySpec]:
     out = []
     names = {p.stem for p in folder.iterdir() if p.suffix in (".sql", ".yaml") and p.name != DEFAULTS_FILE}
     for name in sorted(names):
@@ -151,14 +169,14 @@ def _load_folder(root: Path, layer: str, folder: Path, defaults: dict, problems:
             problems.add(relative(yaml_path, root), None, "", "YAML without its SQL",
                          f"add {relative(sql_path, root)} with the SELECT that builds the table")
             continue
-        spec = _load_query(root, layer, folder.name, yaml_path, sql_path, defaults, problems)
+        spec = _load_query(root, layer, folder.name, yaml_path, sql_path, defaults, folders, route, problems)
         if spec is not None:
             out.append(spec)
     return out
 
 
 def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: Path, defaults: dict,
-                problems: Problems) -> QuerySpec | None:
+                folders: Folders, route: Route | None, problems: Problems) -> QuerySpec | None:
     file = relative(yaml_path, root)
     doc = load_file(yaml_path, file, problems)
     if doc is None:
@@ -172,6 +190,10 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
     v = read_mapping(doc, (), merged, QUERY_FIELDS, problems, "a query")
     if v is None:
         return None
+    named = v["dataset"] if isinstance(doc.data, dict) and "dataset" in doc.data and "dataset" not in v.rejected \
+        else None
+    if folders.conflict(route, named):
+        problems.add(file, doc.line(("dataset",)), "dataset", *route.conflict(folder, named))
     columns = (read_columns(doc, ("columns",), v["columns"], problems)
                if "columns" not in v.rejected and v["columns"] is not None else None)
     partitioning = _partitioning(doc, v.get("partitioning"), columns or (), problems)

@@ -23,6 +23,7 @@ from infra.checks.query_rules import analyze
 from infra.checks.select import Declared
 from infra.declarations.backups import load_backups
 from infra.declarations.datasets import DatasetSpec, load_datasets
+from infra.declarations.folders import folder_routes
 from infra.declarations.keys import closest, suggest
 from infra.declarations.platform import apply_platform, check_stack_overlap
 from infra.declarations.queries import load_queries
@@ -57,7 +58,7 @@ def load_for_stack(root: Path, stack: str) -> Warehouse:
 def load_declarations(root: Path, problems: Problems):
     datasets, sources = load_datasets(root, problems)
     roles = load_roles(root, problems)
-    queries = load_queries(root, problems)
+    queries = load_queries(root, problems, folder_routes(root, datasets, problems))
     return datasets, sources, roles, queries
 
 
