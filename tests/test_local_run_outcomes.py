@@ -192,3 +192,14 @@ def test_a_monthly_grain_in_day_partitions_fails_on_the_day_that_is_not_a_first(
     with pytest.raises(Exception, match="a row is outside the partition of 2026-10-31: month = 2026-10-01"):
         run_script(client, script, dt.datetime(2026, 11, 1, tzinfo=dt.UTC), parameters, run.schema)
 
+
+
+def test_select_builds_the_selection_and_what_it_reads_only():
+    result = run_cli("run", "--local", "--stack", "dev", "--select", "mart.revenue_mrr")
+    assert result.returncode == 0, result.stdout + result.stderr
+    built = [line.split()[0] for line in result.stdout.splitlines() if re.match(r"^  \S+ +table +\d", line)]
+    assert set(built) == {"stg_external.stg_stripe_subscriptions", "mart.revenue_mrr"}
+    assert "the selection and what it reads" in result.stdout and "0 snapshots taken" in result.stdout
+    bad = run_cli("run", "--local", "--stack", "dev", "--select", "mart.revenue_mr")
+    assert bad.returncode == 1 and "Local run" not in bad.stdout and "did you mean" in bad.stderr
+    assert len(bad.stderr.strip().splitlines()) == 1

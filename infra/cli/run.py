@@ -60,8 +60,12 @@ def summary(results, seconds: float) -> str:
                    "mart.revenue_mrr, amplitude.events.")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
               help="The most rows --show prints per table.")
+@click.option("--select", "selectors", multiple=True, metavar="SELECTOR",
+              help="Build only these tables and views and what they read (dbt's grammar, as `check --select`: NAME, "
+                   "+NAME, NAME+, layer:L, folder:F, dataset:D, changed:REF[+]); no snapshots are taken.")
 @click.pass_obj
-def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, ...], limit: int) -> None:
+def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, ...], limit: int,
+        selectors: tuple[str, ...]) -> None:
     """Build the planned warehouse from fixtures in a local BigQuery emulator and check every contract."""
     from infra.local.emulator import Emulator, EmulatorUnavailable
     from infra.local.names import address_of, table_names
@@ -73,6 +77,17 @@ def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, .
                    "fix: add --local", err=True)
         sys.exit(2)
     warehouse, plan = load_and_plan(root, stack)
+    chosen = None
+    if selectors:
+        from infra.checks.select import SelectorError, select
+
+        try:
+            chosen = select(warehouse, selectors, root)
+        except SelectorError as exc:
+            fail("run --local", str(exc))
+        if not chosen:
+            click.echo("run --local: the selection is empty (nothing it names changed): nothing to build")
+            return
     names = table_names(warehouse)
     for name in show_tables:
         if name not in names:
@@ -88,7 +103,8 @@ def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, .
     def show(result) -> None:
         if result.run_date and result.run_date not in shown_date:
             shown_date.append(result.run_date)
-            what = "every query and view" if result.run_date == day else "incremental queries (the day before)"
+            what = ("the selection and what it reads" if chosen is not None else "every query and view") \
+                if result.run_date == day else "incremental queries (the day before)"
             click.echo(f"  -- @run_date {result.run_date}: {what}")
         kind = "snap" if result.kind == "backup" else result.kind
         rows, seconds = ("-", "-") if result.skipped else (result.rows, f"{result.seconds:.2f}")
@@ -101,7 +117,7 @@ def run(root: Path, local: bool, stack: str, run_date, show_tables: tuple[str, .
                        f"(started in {time.monotonic() - started:.1f} s)")
             click.echo(f"  {'table':<{width}}  {'kind':<5}  {'rows':>6}  {'seconds':>7}  contract")
             client = emulator.client()
-            results = LocalRun(root, warehouse, plan, client, day, progress=show).run()
+            results = LocalRun(root, warehouse, plan, client, day, progress=show, select=chosen).run()
             seconds = time.monotonic() - started
             tables = [show_rows(client, name, address_of(warehouse, name), limit) for name in show_tables]
     except (EmulatorUnavailable, LocalRunError) as exc:

@@ -34,7 +34,7 @@ import datetime as dt
 import itertools
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -145,7 +145,9 @@ class LocalRun:
     """Builds the planned warehouse in an emulator through a `google.cloud.bigquery.Client`."""
 
     def __init__(self, root: Path, warehouse: Warehouse, plan: Plan, client: Any, run_date: dt.date,
-                 progress: Callable[[Result], None] = lambda r: None):
+                 progress: Callable[[Result], None] = lambda r: None, select: Collection[str] | None = None):
+        """`select`: build only these tables and views and what they read (`run --local --select`);
+        the snapshots then are not taken. None: everything."""
         self.root = root
         self.warehouse = warehouse
         self.plan = plan
@@ -154,6 +156,7 @@ class LocalRun:
         self.progress = progress
         self.by_name = {r.name: r for r in plan.resources}
         self.schema: Schema = local_schema(warehouse, plan)
+        self.keys = self._with_upstream(select) if select is not None else None
 
     # -- set-up -----------------------------------------------------------------------------
     def create_datasets(self) -> None:
@@ -211,10 +214,13 @@ class LocalRun:
         two results, the run date's last."""
         self.create_datasets()
         results = self.create_sources()
-        results += self._build(previous_run_date(self.run_date), self._incremental_and_upstream(),
-                               report=lambda r: r.incremental or r.failed)
-        results += self._build(self.run_date)
-        for job in (self.warehouse.backups.snapshots if self.warehouse.backups else ()):
+        before = self._with_upstream(q.spec.key for q in self.warehouse.queries if q.spec.incremental)
+        if self.keys is not None:
+            before &= self.keys
+        results += self._build(previous_run_date(self.run_date), before, report=lambda r: r.incremental or r.failed)
+        results += self._build(self.run_date, self.keys)
+        jobs = self.warehouse.backups.snapshots if self.warehouse.backups and self.keys is None else ()
+        for job in jobs:
             result = self._snapshots(job)
             results.append(result)
             self.progress(result)
@@ -246,9 +252,9 @@ class LocalRun:
                 self.progress(result)
         return results
 
-    def _incremental_and_upstream(self) -> set[str]:
-        """The incremental queries and everything they read, directly or not."""
-        todo = [q.spec.key for q in self.warehouse.queries if q.spec.incremental]
+    def _with_upstream(self, start: Iterable[str]) -> set[str]:
+        """`start` and everything it reads, directly or not."""
+        todo = list(start)
         keys: set[str] = set()
         while todo:
             key = todo.pop()
