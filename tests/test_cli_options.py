@@ -32,12 +32,14 @@ def stack_param(command: click.Command) -> click.Option | None:
 
 def test_every_command_has_the_same_stack_option():
     found = {name: stack_param(command) for name, command in commands(main_group)}
-    assert {name for name, p in found.items() if p is not None} == STACK_COMMANDS | {"check"}
+    assert {name for name, p in found.items() if p is not None} == STACK_COMMANDS | {"check", "review"}
     for name in STACK_COMMANDS:
         p = found[name]
         assert (p.default, p.envvar, p.required, p.multiple) == ("dev", "WAREHOUSE_STACK", False, False), name
     # check validates every stack unless told one (or more): the variable does not narrow it.
-    assert (found["check"].envvar, found["check"].multiple) == (None, True)
+    # review covers every stack of a pull request the same way.
+    for name in ("check", "review"):
+        assert (found[name].envvar, found[name].multiple) == (None, True), name
 
 
 def plan_stack(*args: str, env: dict | None = None) -> str:

@@ -13,7 +13,8 @@ _ROW = re.compile(r"^\| (?P<id>[a-z0-9-]+) \| (?P<fact>.+?) \| (?P<source>.+?) \
 # A documentation page of Google Cloud, Pulumi, GitHub, git, Python, Mermaid or Graphviz, or a source file of the
 # provider, the engine or GitHub's Actions runner and toolkit.
 _SOURCE = re.compile(r"^(https://(cloud\.google\.com|www\.pulumi\.com|docs\.github\.com|git-scm\.com|mermaid\.js\.org"
-                     r"|graphviz\.org|docs\.python\.org)/\S+|(TF|TF-beta|engine|pulumi-gcp|runner|toolkit) `.+)")
+                     r"|graphviz\.org|docs\.python\.org|cli\.github\.com|github\.com/actions)/\S+"
+                     r"|(TF|TF-beta|engine|pulumi-gcp|runner|toolkit) `.+)")
 
 
 def rows() -> list[dict]:

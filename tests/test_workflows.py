@@ -248,3 +248,23 @@ def test_the_issue_step_files_drift_and_failures_apart(tmp_path, preview, unmana
     body = (tmp_path / "issue.md").read_text()
     assert "## the report" in body and "https://example.invalid/run" in body
     assert ("did not complete" in body) == (label == "drift-error")
+
+
+def test_the_offline_review_is_one_comment_updated_on_every_push():
+    from infra.cli.review import MARKER
+
+    jobs = load("pull-request.yml")["jobs"]
+    check = jobs["check"]
+    assert 'infra check --policy --base "origin/${{ github.base_ref }}" --format github' in run_text(check)
+    review = jobs["review"]
+    for job in (check, review):  # both compare with the base branch: its history must be there
+        (checkout,) = steps_using(job, "actions/checkout")
+        assert checkout["with"]["fetch-depth"] == 0
+    assert review["permissions"] == {"contents": "read", "pull-requests": "write"}
+    assert not steps_using(review, "google-github-actions/auth")  # offline: no credentials at all
+    text = run_text(review)
+    assert "make setup-program" in text
+    assert '.venv/bin/python -m infra review --base "origin/${{ github.base_ref }}" > review.md' in text
+    assert f"marker='{MARKER}'" in text and "startswith" in text  # found by its first line, then updated
+    assert "--method PATCH" in text and "--method POST" in text and "-F body=@review.md" in text
+    assert review["concurrency"]["cancel-in-progress"] is True

@@ -8,6 +8,7 @@ BigQuery client, the error guard):
   `check_report.py`), `graph`, `impact` (what reads a table or column downstream), `policy-config`;
 - `plan.py`: `plan` (the offline plan: tree, JSON, diff against an earlier plan file or git ref,
   as text or Markdown);
+- `review.py`: `review --base REF` (the pull request's one comment: plan diffs and changed lineage);
 - `run.py`: `run --local` (build the warehouse from fixtures in the local BigQuery emulator);
 - `backups.py`: `backups coverage`, `backups list`, `restore`;
 - `drift.py`: `drift` (the drift review) and `drift --unmanaged`;
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import click
 
-from infra.cli import adopt, backups, check, drift, plan, run
+from infra.cli import adopt, backups, check, drift, plan, review, run
 from infra.model.load import repository_root
 
 # The distribution `make setup` installs this package as: pyproject.toml's [project] name.
@@ -70,7 +71,7 @@ def main_group(ctx: click.Context, root: Path | None) -> None:
 
 
 for command in (check.check, plan.plan, check.graph, check.impact, run.run, backups.backups, check.policy_config,
-                backups.restore, drift.drift, adopt.adopt):
+                backups.restore, drift.drift, adopt.adopt, review.review):
     main_group.add_command(command)
 
 

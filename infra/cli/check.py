@@ -26,7 +26,7 @@ SELECT_HELP = ("Report only these tables' problems (dbt's grammar: NAME, +NAME, 
 
 
 @click.command()
-@stack_option("Stack to check against", every_by_default=True)
+@stack_option("Stack to check against (validation covers every stack)", every_by_default=True)
 @click.option("--policy", is_flag=True, help="Also evaluate the security rules on each stack's offline plan.")
 @click.option("--against", "against", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="An earlier plan (`plan --json`, e.g. of main): refuse changes the provider cannot make in place "

@@ -45,13 +45,14 @@ STACK_ENVVAR = "WAREHOUSE_STACK"
 
 def stack_option(purpose: str, *, every_by_default: bool = False) -> Callable[[T], T]:
     """The `--stack` option, one definition for every command: `--stack S`, else `WAREHOUSE_STACK`,
-    else `dev` (click reads the variable, ignoring it when empty). `every_by_default` is `check`'s:
-    repeatable, every stack when not given, and the variable is not read, because validation
-    covers every stack. An unknown stack is refused where the stack is loaded (one line)."""
+    else `dev` (click reads the variable, ignoring it when empty). `every_by_default` is for `check`
+    and `review`: repeatable, every stack when not given, and the variable is not read, because
+    validation and a pull request's review cover every stack. An unknown stack is refused where the
+    stack is loaded (one line)."""
     if every_by_default:
         return click.option("--stack", "stack_names", multiple=True, metavar="STACK",
-                            help=f"{purpose}, repeatable (default: every Pulumi.<stack>.yaml, since validation "
-                                 f"covers every stack; {STACK_ENVVAR} is not read).")
+                            help=f"{purpose}, repeatable (default: every Pulumi.<stack>.yaml; {STACK_ENVVAR} is not "
+                                 "read).")
     return click.option("--stack", default=DEFAULT_STACK, envvar=STACK_ENVVAR, show_envvar=True, show_default=True,
                         metavar="STACK", callback=_stack_from_environment, help=f"{purpose} (its Pulumi.<stack>.yaml).")
 
