@@ -32,6 +32,7 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from infra.checks.sql import outer_projections
 from infra.declarations.columns import Column
 from infra.declarations.keys import suggest
 
@@ -217,17 +218,12 @@ def _line(column: exp.Column) -> int | None:
 
 
 def _outputs(tree: exp.Expression) -> tuple[tuple[str, str | None], ...] | None:
-    select = tree
-    while isinstance(select, exp.SetOperation):
-        select = select.left
-    if isinstance(select, exp.Subquery):
-        select = select.unnest()
-    if not isinstance(select, exp.Select):
+    """Each output's name and inferred type; None when a `*` is left (sqlglot could not expand it)."""
+    projections = outer_projections(tree)
+    if projections is None:
         return None
     out = []
-    for projection in select.expressions:
-        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
-            return None  # a star sqlglot could not expand
+    for projection in projections:
         kind = projection.type
         text = kind.sql("bigquery").upper() if kind is not None and not kind.is_type(
             exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else None

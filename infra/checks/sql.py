@@ -109,6 +109,13 @@ def _ref(table: exp.Table) -> TableRef:
 
 
 def _output_columns(tree: exp.Query) -> tuple[str, ...] | None:
+    projections = outer_projections(tree)
+    return tuple(p.alias_or_name for p in projections) if projections is not None else None
+
+
+def outer_projections(tree: exp.Expression) -> list[exp.Expression] | None:
+    """The items of the SELECT list whose columns a query outputs (the first of a set operation's);
+    None when it is no SELECT or has a `*` (left as written: unknown columns)."""
     select = tree
     while isinstance(select, exp.SetOperation):
         select = select.left
@@ -116,12 +123,9 @@ def _output_columns(tree: exp.Query) -> tuple[str, ...] | None:
         select = select.unnest()
     if not isinstance(select, exp.Select):
         return None
-    names = []
-    for projection in select.expressions:
-        if isinstance(projection, exp.Star) or (isinstance(projection, exp.Column) and projection.is_star):
-            return None
-        names.append(projection.alias_or_name)
-    return tuple(names)
+    if any(isinstance(p, exp.Star) or (isinstance(p, exp.Column) and p.is_star) for p in select.expressions):
+        return None
+    return list(select.expressions)
 
 
 def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef], str]) -> str:
