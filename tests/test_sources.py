@@ -251,3 +251,33 @@ def test_the_local_run_reads_a_family_of_fixture_shards(ga, emulator):
     day = results[("stg_external.stg_ga4_events", dt.date(2026, 11, 2))]
     assert day.ok and day.rows == 2  # the 1st's shard only, without session_start
     assert results[("stg_external.stg_ga360_sessions", dt.date(2026, 11, 2))].problems == []
+
+
+def test_the_readmes_raw_source_example_checks(project):
+    from tests.test_readme import blocks, section
+
+    text = section("Add a raw source")
+    [source], [sql] = blocks(text, "yaml"), blocks(text, "sql")
+    (project / "datasets/sources/ga4.yaml").write_text(source)
+    coverage = project / "backups/coverage.yaml"
+    coverage.write_text(coverage.read_text() + "  ga4: [daily_snapshots]\n")
+    folder = project / FOLDER
+    folder.mkdir(parents=True)
+    (folder / "stg_ga4_daily.sql").write_text(sql)
+    (folder / "stg_ga4_daily.yaml").write_text(
+        "description: GA4 events per day and name.\ncolumns:\n"
+        "  - {name: event_day, type: DATE, mode: REQUIRED, description: The day.}\n"
+        "  - {name: event_name, type: STRING, mode: REQUIRED, description: The event.}\n"
+        "  - {name: events, type: INT64, mode: REQUIRED, description: How many.}\n")
+    result = run_cli("--root", str(project), "check")
+    assert result.returncode == 0, result.stderr
+    (folder / "stg_ga4_daily.sql").write_text(sql.replace("WHERE _TABLE_SUFFIX =", "WHERE event_name !="))
+    [line] = problems_of(project)
+    assert "reads every shard of the table family ga4.events_*" in line
+
+
+def test_impact_finds_the_readers_of_a_mixed_case_column(ga):
+    # GA360's columns are camelCase; BigQuery resolves them case-insensitively, and so does impact.
+    result = run_cli("--root", str(ga), "impact", "ga360.ga_sessions_*.fullVisitorId", "--stack", "prod")
+    assert result.returncode == 0, result.stderr
+    assert "table stg_external.stg_ga360_sessions (reads ga360.ga_sessions_*.fullVisitorId)" in result.stdout
