@@ -41,6 +41,10 @@ LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 LOCATION = re.compile(r"^(US|EU|[a-z]+-[a-z]+[0-9]+)$")
 LOCATION_HELP = "use US, EU or a region such as europe-west1"
 
+# A GCP project id (the stack's, a raw source's): 6-30 lower-case letters, digits and hyphens.
+PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+PROJECT_ID_HELP = "use the project id (6-30 lower-case letters, digits and hyphens), not its name or number"
+
 # --- resource types -----------------------------------------------------------------------------------
 
 # The type tokens the engine, the offline plan and a preview's JSON give these resources.

@@ -66,7 +66,7 @@ def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
         dataset, _, table = key.partition(".")
         nested.setdefault(dataset, {})[table] = {
             c.name: f"ARRAY<{c.type}>" if c.mode == "REPEATED" else c.type for c in columns}
-    return MappingSchema(nested, dialect="bigquery", normalize=False)
+    return MappingSchema(nested, dialect="bigquery", normalize=True)
 
 
 def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalysis:
@@ -231,11 +231,20 @@ def _outputs(tree: exp.Expression) -> tuple[tuple[str, str | None], ...] | None:
     return tuple(out)
 
 
+def _source_of(scope: Scope, column: exp.Column):
+    """The FROM item a qualified column comes from. sqlglot leaves a bare `_TABLE_SUFFIX` (the
+    pseudo column of a wildcard table) unqualified: it is the one table's of its FROM."""
+    if column.table or column.name.upper() != "_TABLE_SUFFIX":
+        return scope.sources.get(column.table)
+    tables = [s for s in scope.sources.values() if isinstance(s, exp.Table)]
+    return tables[0] if len(tables) == 1 else None
+
+
 def _reads(scopes: list[Scope]) -> Reads:
     out = set()
     for scope in scopes:
         for column in scope.columns:
-            source = scope.sources.get(column.table)
+            source = _source_of(scope, column)
             if isinstance(source, exp.Table):
                 out.add((_table_key(source), column.name))
     return frozenset(out)
@@ -256,7 +265,7 @@ def _lineage(root: Scope) -> Mapping[str, Reads]:
                 found |= origins(branch, position)
         elif isinstance(scope.expression, exp.Select) and position < len(scope.expression.expressions):
             for column in scope.expression.expressions[position].find_all(exp.Column):
-                source = scope.sources.get(column.table)
+                source = _source_of(scope, column)
                 if isinstance(source, exp.Table):
                     found.add((_table_key(source), column.name))
                 elif isinstance(source, Scope):

@@ -9,7 +9,8 @@ applies the rules `check` enforces (each problem names the SQL or YAML file and 
 - the lineage is a DAG (a cycle is reported with its path);
 - every scheduled query runs after the scheduled queries it reads from, with a margin;
 - the cost guard: a partitioned source (or a table that requires a partition filter) is read
-  with a filter on its partition column against `@run_date`/`@run_time`;
+  with a filter on its partition column against `@run_date`/`@run_time`; a family of shards
+  (`events_*`, written in backticks) with such a filter on `_TABLE_SUFFIX`;
 - views read managed tables only (no run parameters, no raw sources);
 - every column reference resolves against the contracts of the tables it reads (`columns.py`);
 - the outer SELECT's columns (a `*` expanded from the contracts) are exactly the declared ones, in
@@ -27,7 +28,8 @@ from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, co
 from infra.checks.lineage import Lineage, Node
 from infra.checks.run_order import must_run_after
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
-from infra.declarations.datasets import DatasetSpec, SourceSpec
+from infra.declarations.columns import Column
+from infra.declarations.datasets import FAMILY_SUFFIX, DatasetSpec, SourceSpec, SourceTable
 from infra.declarations.keys import suggest
 from infra.declarations.queries import QuerySpec
 from infra.declarations.stack import StackConfig
@@ -74,7 +76,8 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         first = by_key[cycle[0]]
         problems.add(first.sql_file, None, "", f"the queries read each other in a cycle: {' -> '.join(cycle)}",
                      "break the cycle: one of these queries must not read the other")
-    schema = contract_schema({**{k: t.columns for k, t in source_tables.items()}, **{q.key: q.columns for q in specs}})
+    schema = contract_schema({**{k: _readable_columns(t) for k, t in source_tables.items()},
+                              **{q.key: q.columns for q in specs}})
     authorizations: dict[str, set[str]] = {}
     resolved = []
     for q in specs:
@@ -101,10 +104,19 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     return Analysis(tuple(resolved), lineage, authorizations)
 
 
+def _readable_columns(table: SourceTable) -> tuple[Column, ...]:
+    """A source table's columns as SQL reads them: a family adds the `_TABLE_SUFFIX` pseudo column
+    (left out of a `*`, as in BigQuery: docs/real-world.md, "wildcard-tables")."""
+    if not table.family:
+        return table.columns
+    return (*table.columns, Column(FAMILY_SUFFIX, "STRING", "REQUIRED", "What the family's `*` matched."))
+
+
 def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
     def qualify(ref: TableRef) -> str:
         if ref.dataset in by_source:
-            return f"`{stack.source_project}.{by_source[ref.dataset].dataset_id}.{ref.table}`"
+            source = by_source[ref.dataset]
+            return f"`{stack.project_of_source(source.name, source.project)}.{source.dataset_id}.{ref.table}`"
         return f"`{stack.project}.{stack.dataset_prefix}{ref.dataset}.{ref.table}`"
     return resolve(p, qualify)
 
@@ -160,6 +172,11 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
             known = sorted({*by_key, *source_tables})  # only here: once per query would be quadratic
             problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, known)}",
                          "read a declared table (datasets/sources/*.yaml, scheduled_queries/) or declare it")
+            continue
+        if ref.table.endswith("*") and not p.sql[ref.start:ref.end + 1].endswith("`"):
+            problems.add(q.sql_file, ref.line, "", f"the table family {ref.key} is not in backticks: BigQuery "
+                                                  "refuses a wildcard table name without them",
+                         f"write `` `{ref.key}` ``")
             continue
         if ref.key == q.key:
             problems.add(q.sql_file, ref.line, "", f"the query reads its own table {ref.key}",
@@ -230,7 +247,8 @@ def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: L
 
     def partition_column(ref: TableRef) -> str | None:
         if ref.key in source_tables:
-            return source_tables[ref.key].partition_column
+            table = source_tables[ref.key]
+            return FAMILY_SUFFIX if table.family else table.partition_column
         target = by_key.get(ref.key)
         if target is not None and target.partitioning is not None and target.partitioning.require_filter:
             return target.partitioning.field
@@ -238,6 +256,13 @@ def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: L
 
     if not q.is_view:
         for ref, column in partition_filter_problems(p, partition_column):
+            if column == FAMILY_SUFFIX:
+                problems.add(q.sql_file, ref.line, "",
+                             f"reads every shard of the table family {ref.key}: no filter on {FAMILY_SUFFIX} "
+                             "against @run_date/@run_time",
+                             f"add e.g. `WHERE {FAMILY_SUFFIX} = FORMAT_DATE('%Y%m%d', DATE_SUB(@run_date, "
+                             "INTERVAL 1 DAY))` in the SELECT that reads it")
+                continue
             problems.add(q.sql_file, ref.line, "",
                          f"full scan of partitioned {ref.key}: no filter on its partition column {column} "
                          "against @run_date/@run_time",

@@ -9,8 +9,10 @@ of its output columns when they are explicit. From that:
   rest of the SQL reaches BigQuery byte for byte as the author wrote it (no re-rendering).
 - `partition_filter_problems()` is the cost guard: every read of a partitioned source must
   bound its partition column from below by `@run_date`/`@run_time` (`=`, `>=`, `BETWEEN`) in
-  the WHERE of the SELECT that reads it, or in its JOIN's ON. A filter applied later (on a CTE
-  built from the table) is not recognized: BigQuery may not prune on it either.
+  the WHERE of the SELECT that reads it, or in its JOIN's ON; a family of shards (`events_*`)
+  likewise bounds `_TABLE_SUFFIX`. An OR counts when each branch bounds it or is
+  `@run_date IS NULL` (never true in a run). A filter applied later (on a CTE built from the
+  table) is not recognized: BigQuery may not prune on it either.
 
 Deliberately not here: which names exist (the caller passes a resolver) and the lineage graph
 (`lineage.py`).
@@ -162,11 +164,31 @@ def _filtered(table: exp.Table, column: str) -> bool:
     join = table.find_ancestor(exp.Join)
     if join is not None and join.args.get("on") is not None:
         conditions.append(join.args["on"])
-    for condition in conditions:
-        for conjunct in condition.flatten() if isinstance(condition, exp.And) else [condition]:
-            if _bounds_partition(conjunct, column, alias):
-                return True
-    return False
+    return any(_bounds(condition, column, alias) for condition in conditions)
+
+
+def _bounds(condition: exp.Expression, column: str, alias: str) -> bool:
+    """True when `condition` holds only for rows whose partition column is bounded from below by the
+    run's moment: a bounding predicate, an AND with one, or an OR each of whose branches bounds or
+    is `@run_date IS NULL` / `@run_time IS NULL` (never true in a run: the Data Transfer Service
+    always sets both; docs/real-world.md, "pruning-or"). An OR with any other branch
+    (`col = @run_date OR f = 'x'`) reads every partition, as BigQuery's docs say."""
+    if isinstance(condition, exp.Paren):
+        return _bounds(condition.unnest(), column, alias)
+    if isinstance(condition, exp.And):
+        return any(_bounds(c, column, alias) for c in condition.flatten())
+    if isinstance(condition, exp.Or):
+        branches = list(condition.flatten())
+        bounding = [_bounds(b, column, alias) for b in branches]
+        return any(bounding) and all(ok or _unset_run_parameter(b) for ok, b in zip(bounding, branches, strict=True))
+    return _bounds_partition(condition, column, alias)
+
+
+def _unset_run_parameter(node: exp.Expression) -> bool:
+    """`@run_date IS NULL` (or `@run_time`): false in every scheduled run."""
+    node = node.unnest() if isinstance(node, exp.Paren) else node
+    return isinstance(node, exp.Is) and isinstance(node.expression, exp.Null) and \
+        isinstance(node.this, exp.Parameter) and node.this.name.lower() in RUN_PARAMETERS
 
 
 def _is_partition_column(node: exp.Expression, column: str, alias: str) -> bool:

@@ -28,11 +28,16 @@ from infra.declarations.columns import PARTITION_TYPES, Column, read_columns
 from infra.declarations.files import NAME, declaration_files, load_declaration
 from infra.declarations.keys import Field, check_labels, read_mapping
 from infra.problems import Problems
-from infra.vocabulary import LOCATION, LOCATION_HELP
+from infra.vocabulary import LOCATION, LOCATION_HELP, PROJECT_ID, PROJECT_ID_HELP
 
 LAYERS = ("staging", "mart", "ml", "reporting", "sync", "backup", "dr")
 SYNC_TOOLS = ("airflow", "census", "customer_io")
-_DATASET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,1023}$")
+# BigQuery: letters, digits and underscores, up to 1,024 characters; a leading digit is fine (GA360
+# names its export dataset by the numeric view id). docs/real-world.md, "dataset-id".
+_DATASET_ID = re.compile(r"^[A-Za-z0-9_]{1,1024}$")
+# A table family: the shards' common prefix and `*` (`events_*`), read as a wildcard table.
+FAMILY = re.compile(r"^[a-z][a-z0-9_]{0,62}\*$")
+FAMILY_SUFFIX = "_TABLE_SUFFIX"  # the pseudo column a wildcard table adds: what the `*` matched
 
 DATASET_FIELDS = (
     Field("description", str, required=True, example="'Datamarts: tables grouped by folder.'"),
@@ -49,10 +54,11 @@ DATASET_FIELDS = (
 SOURCE_FIELDS = (
     Field("description", str, required=True, example="'Hubspot CRM, loaded by Fivetran.'"),
     Field("loader", str, required=True, example="fivetran"),
-    Field("dataset_id", str, required=True, example="fivetran_hubspot"),
+    Field("dataset_id", str, required=True, example="fivetran_hubspot (all digits: quote it, '123456789')"),
     Field("tables", dict, required=True, example="{contact: {description: ..., columns: [...]}}"),
     Field("location", str, example="US"),
     Field("readers", list, default=[], item=str, example="[runner, backup]", unique=True),
+    Field("project", str, example="acme-billing-prod"),
 )
 SOURCE_TABLE_FIELDS = (
     Field("description", str, required=True, example="'One row per contact.'"),
@@ -91,6 +97,17 @@ class SourceTable:
     def partitioned(self) -> bool:
         return self.partition_column is not None
 
+    @property
+    def family(self) -> bool:
+        """A family of date shards (`events_*`), with the columns of one shard: SQL reads it as a
+        wildcard table and filters `_TABLE_SUFFIX` (the cost guard's column for it)."""
+        return self.name.endswith("*")
+
+    @property
+    def prefix(self) -> str:
+        """The shards' common prefix (`events_` of `events_*`); the whole name of a single table."""
+        return self.name[:-1] if self.family else self.name
+
 
 @dataclass(frozen=True)
 class SourceSpec:
@@ -103,6 +120,9 @@ class SourceSpec:
     location: str | None = None  # None: the stack's location
     readers: tuple[str, ...] = ()  # roles whose service account the dataset's owner made READER
     readers_line: int | None = None
+    # The project holding the dataset when the same in every stack (a vendor's export project);
+    # None: the stack's (`warehouse:sourceProjects.<name>`, else `warehouse:sourceProject`, else its own).
+    project: str | None = None
 
 
 def load_datasets(root: Path, problems: Problems) -> tuple[tuple[DatasetSpec, ...], tuple[SourceSpec, ...]]:
@@ -170,20 +190,24 @@ def _load_source(root: Path, path: Path, problems: Problems) -> SourceSpec | Non
     if v.get("location") is not None and not LOCATION.match(v["location"]):
         problems.add(file, doc.line(("location",)), "location", f"{v['location']!r} is not a BigQuery location",
                      LOCATION_HELP)
+    if v.get("project") is not None and not PROJECT_ID.match(v["project"]):
+        problems.add(file, doc.line(("project",)), "project", f"{v['project']!r} is not a GCP project id",
+                     PROJECT_ID_HELP)
     tables = {name: _source_table(doc, name, raw, problems) for name, raw in (v.get("tables") or {}).items()}
     if len(problems) > before:
         return None
     return SourceSpec(name=path.stem, file=file, description=v["description"].strip(), loader=v["loader"],
                       dataset_id=v["dataset_id"], tables=MappingProxyType(tables), location=v["location"],
-                      readers=tuple(v["readers"]), readers_line=doc.lines.get(("readers",)))
+                      readers=tuple(v["readers"]), readers_line=doc.lines.get(("readers",)), project=v["project"])
 
 
 def _source_table(doc, name: str, raw: object, problems: Problems) -> SourceTable | None:
     path = ("tables", name)
     key = f"tables.{name}"
-    if not NAME.match(name):
+    if not (NAME.match(name) or FAMILY.match(name)):
         problems.add(doc.file, doc.line(path), key, f"{name!r} is not a table name",
-                     "use lower-case letters, digits and underscores")
+                     "use lower-case letters, digits and underscores; a family of date shards is their prefix and "
+                     "`*` (`events_*`)")
         return None
     v = read_mapping(doc, path, raw, SOURCE_TABLE_FIELDS, problems, "a source table")
     if not v or {"columns", "description"} & v.rejected:
@@ -192,6 +216,12 @@ def _source_table(doc, name: str, raw: object, problems: Problems) -> SourceTabl
     if columns is None:
         return None
     partition = v["partition_column"]
+    if partition is not None and name.endswith("*"):
+        problems.add(doc.file, doc.line(path + ("partition_column",)), f"{key}.partition_column",
+                     f"{name} is a family of shards, read with a filter on {FAMILY_SUFFIX}",
+                     "remove `partition_column:` (and `require_partition_filter:`, `massive:`): "
+                     f"every read of the family must bound {FAMILY_SUFFIX} by the run date")
+        return None
     if partition is not None:
         column = next((c for c in columns if c.name == partition), None)
         if column is None or column.type not in PARTITION_TYPES:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -27,7 +27,7 @@ from infra.declarations.files import Doc, load_file
 from infra.declarations.keys import describe, suggest, type_ok
 from infra.declarations.principals import Principal, PrincipalError, parse_principal
 from infra.problems import Problems
-from infra.vocabulary import LABEL_KEY, LOCATION
+from infra.vocabulary import LABEL_KEY, LOCATION, PROJECT_ID, PROJECT_ID_HELP
 
 NAMESPACE = "warehouse"
 
@@ -59,11 +59,12 @@ KEYS: tuple[Key, ...] = (
         "the project's number (quoted), which names the Data Transfer Service agent"),
     Key("policyAdvisory", list, False, None, "[emails-lowercase]",
         "security rules that only warn in this stack (see docs/security.md)"),
-    Key("sourceProject", str, False, r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", "acme-warehouse-prod",
+    Key("sourceProject", str, False, PROJECT_ID.pattern, "acme-warehouse-prod",
         "the project holding the raw source datasets, when not the stack's own"),
+    Key("sourceProjects", dict, False, None, "{stripe: acme-billing-prod}",
+        "the project of each raw source whose project differs per stack (source name -> project id)"),
 )
 KEYS_BY_NAME = {k.name: k for k in KEYS}
-_PROJECT = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ class StackConfig:
     # From platform/stacks.yaml (infra.declarations.platform), never from the stack file:
     writer_domains: tuple[str, ...] = ()  # whose groups may be WRITER or OWNER
     allowed_table_functions: tuple[str, ...] = ()  # EXTERNAL_QUERY and the like, allowed in SQL
+    # raw source name -> (its project in this stack, the line in the stack file): `sourceProjects`
+    source_projects: Mapping[str, tuple[str, int]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def project_of_source(self, name: str, declared: str | None = None) -> str:
+        """The project holding raw source `name` in this stack: the stack file's
+        `sourceProjects.<name>`, else the source file's `project:` (`declared`), else the stack's
+        `sourceProject`, else the stack's own project."""
+        if name in self.source_projects:
+            return self.source_projects[name][0]
+        return declared or self.source_project
 
 
 def stack_file_name(stack: str) -> str:
@@ -173,10 +184,12 @@ def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, 
     if project is None:
         problems.add(file, None, "gcp:project", "missing the GCP project",
                      "add `gcp:project: <project-id>` under `config:`")
-    elif not isinstance(project, str) or not _PROJECT.match(project):
+    elif not isinstance(project, str) or not PROJECT_ID.match(project):
         problems.add(file, lines.get("gcp:project"), "gcp:project", f"{project!r} is not a GCP project id",
-                     "use the project id (6-30 lower-case letters, digits and hyphens), not its name or number")
+                     PROJECT_ID_HELP)
     members = _parse_members(values.get("members"), file, lines.get(f"{NAMESPACE}:members"), doc, problems)
+    source_projects = _parse_source_projects(values.get("sourceProjects"), file,
+                                             lines.get(f"{NAMESPACE}:sourceProjects"), doc, problems)
     # Problems with single members are already reported; the rest of the config is still usable,
     # so the caller can go on and report problems elsewhere in the same run.
     scalars = [k.name for k in KEYS if k.required and k.name != "members"]
@@ -188,8 +201,24 @@ def parse(stack: str, file: str, config: Mapping[str, Any], lines: Mapping[str, 
         service_account_prefix=values.get("serviceAccountPrefix", ""), protect=values["protect"],
         source_project=values.get("sourceProject", project), project_number=values["projectNumber"],
         policy_advisory=tuple(str(x) for x in values.get("policyAdvisory", ())),
-        members=members,
+        members=members, source_projects=source_projects,
     )
+
+
+def _parse_source_projects(raw: Any, file: str, line: int | None, doc: Doc | None,
+                           problems: Problems) -> Mapping[str, tuple[str, int]]:
+    """`warehouse:sourceProjects`: raw source name -> project id (the names are checked against the
+    sources by the loader, which knows them)."""
+    out: dict[str, tuple[str, int]] = {}
+    key = f"{NAMESPACE}:sourceProjects"
+    for name, project in (raw or {}).items():
+        item_line = (doc.line(("config", key, name)) if doc else line) or 0
+        if not isinstance(project, str) or not PROJECT_ID.match(project):
+            problems.add(file, item_line or None, f"{key}.{name}", f"{project!r} is not a GCP project id",
+                         PROJECT_ID_HELP)
+            continue
+        out[str(name)] = (project, item_line)
+    return MappingProxyType(out)
 
 
 def _parse_members(raw: Any, file: str, line: int | None, doc: Doc | None,

@@ -98,6 +98,12 @@ class SnapshotSource:
     dataset_id: str
     tables: tuple[str, ...] | None = None  # only these tables (None: every base table)
 
+    def takes(self, table: str) -> bool:
+        """Whether the policy snapshots `table` of this dataset: every table, or one listed, or a
+        shard of a listed family (`events_*` takes `events_20260101`)."""
+        return self.tables is None or any(table.startswith(t[:-1]) if t.endswith("*") else table == t
+                                          for t in self.tables)
+
 
 @dataclass(frozen=True)
 class SnapshotJob:

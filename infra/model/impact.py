@@ -68,13 +68,19 @@ def downstream(warehouse: Warehouse, table: str, column: str | None = None) -> l
                 _keep(readers, Reader(depth, q.spec.key, q.spec.kind, (), key))
                 queue.append((q.spec.key, None, depth + 1))
                 continue
-            if (key, col) not in q.column_reads and q.column_reads:
+            if q.column_reads and not _names(q.column_reads, key, col):
                 continue
             _keep(readers, Reader(depth, q.spec.key, q.spec.kind, (col,), key))
-            derived = [o for o, sources in q.column_lineage.items() if (key, col) in sources]
+            derived = [o for o, sources in q.column_lineage.items() if _names(sources, key, col)]
             for output in derived if q.column_reads else [None]:
                 queue.append((q.spec.key, output, depth + 1))
     return sorted(readers.values())
+
+
+def _names(pairs, key: str, column: str) -> bool:
+    """Whether `(key, column)` is among the (table, column) pairs, the column's case aside: BigQuery
+    column names are case-insensitive and the lineage has them as sqlglot normalizes them."""
+    return (key, column) in pairs or any(k == key and c.lower() == column.lower() for k, c in pairs)
 
 
 def _keep(readers: dict[tuple[str, str], Reader], reader: Reader) -> None:

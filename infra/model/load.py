@@ -92,8 +92,9 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     if (backups.snapshots or backups.copies) and not any(r.name == BACKUP_ROLE and r.service_account for r in roles):
         problems.add("roles", None, BACKUP_ROLE, "backup policies need the backup service account",
                      f"add roles/{BACKUP_ROLE}.yaml with `members: service_account`")
-    sources = tuple(Source(spec=s, project=stack.source_project, location=s.location or stack.location)
-                    for s in source_specs)
+    sources = tuple(Source(spec=s, project=stack.project_of_source(s.name, s.project),
+                           location=s.location or stack.location) for s in source_specs)
+    _check_source_projects(stack, source_specs, _stems(root / "datasets" / "sources"), problems)
     _check_unique_ids(datasets, sources, problems)
     problems.raise_if_any(declared=Declared.after_problems(root, analysis.lineage, query_specs, specs, source_specs))
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
@@ -160,6 +161,16 @@ def _check_source_readers(sources, roles: tuple[Role, ...], problems: Problems) 
                 problems.add(source.file, source.readers_line, "readers",
                              f"{name!r} is not a role with a service account{suggest(name, accounts)}",
                              f"name the roles whose service account the owner made READER: {', '.join(accounts)}")
+
+
+def _check_source_projects(stack: StackConfig, sources, source_files: set[str], problems: Problems) -> None:
+    """Every `warehouse:sourceProjects` key names a raw source (a file that exists)."""
+    for name, (_, line) in stack.source_projects.items():
+        if name not in source_files:
+            problems.add(stack.file, line or None, f"{NAMESPACE}:sourceProjects.{name}",
+                         f"there is no raw source {name!r} (no datasets/sources/{name}.yaml)"
+                         f"{suggest(name, sorted(source_files))}",
+                         f"use one of: {', '.join(sorted(s.name for s in sources))}")
 
 
 def _check_grant_targets(roles: tuple[RoleSpec, ...], names: set[str], problems: Problems) -> None:

@@ -9,7 +9,8 @@ location it:
 - loops over each dataset's base tables from its `INFORMATION_SCHEMA.TABLES` (`BASE TABLE`, and
   `CLONE`, which is what a restored table is; views and snapshots cannot be snapshotted), so a
   table added later is covered without a change here; a `tables: history` policy keeps only the
-  tables listed for each dataset (those that cannot be rebuilt);
+  tables listed for each dataset (those that cannot be rebuilt), and every shard of a raw
+  source's family of shards (`events_*`: the tables whose name starts with `events_`);
 - names each snapshot `<dataset id>__<table>__<policy>__<YYYYMMDDTHHMM>` (unique per table,
   policy and run) in the backup dataset of the policy's retention, with no expiration of its
   own: it takes that dataset's default table expiration (docs/real-world.md). Setting
@@ -33,6 +34,15 @@ def _quote_string(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _table_filter(tables: Sequence[str]) -> str:
+    """The tables of a `tables: history` policy: by name, and a family (`events_*`) by its shards'
+    prefix, so that every shard is snapshotted (one CREATE SNAPSHOT per shard and run)."""
+    names = [t for t in tables if not t.endswith("*")]
+    tests = [f"table_name IN ({', '.join(_quote_string(t) for t in names)})"] if names else []
+    tests += [f"STARTS_WITH(table_name, {_quote_string(t[:-1])})" for t in tables if t.endswith("*")]
+    return tests[0] if len(tests) == 1 else "(" + " OR ".join(tests) + ")"
+
+
 def snapshot_script(policy: str, retention_days: int, backup: str, sources: Sequence[SnapshotSource]) -> str:
     """The script of `policy`, snapshotting `sources` into the backup dataset `backup`
     (`project.dataset_id`), whose default table expiration is `retention_days`."""
@@ -41,8 +51,7 @@ def snapshot_script(policy: str, retention_days: int, backup: str, sources: Sequ
         raise ValueError(f"policy {policy}: a snapshot script needs at least one table to snapshot")
     selects = []
     for s in sorted(sources, key=lambda s: (s.project, s.dataset_id)):
-        only = (f"\n      AND table_name IN ({', '.join(_quote_string(t) for t in s.tables)})"
-                if s.tables is not None else "")
+        only = f"\n      AND {_table_filter(s.tables)}" if s.tables is not None else ""
         selects.append(f"    SELECT table_catalog, table_schema, table_name\n"
                        f"    FROM `{s.project}.{s.dataset_id}.INFORMATION_SCHEMA.TABLES`\n"
                        f"    WHERE table_type IN ('BASE TABLE', 'CLONE'){only}")
