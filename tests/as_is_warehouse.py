@@ -52,7 +52,7 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
                 client.create_table(view)
                 continue
             columns = [c for c in q.spec.columns if not (q.spec.key == SCHEMA_DRIFT and c.name == "created_at")]
-            schema = [bigquery.SchemaField(c.name, c.type, mode=c.mode) for c in columns]
+            schema = [bigquery.SchemaField.from_api_repr(_undescribed(c.as_bigquery_json())) for c in columns]
             if q.spec.key == SCHEMA_DRIFT:
                 schema.append(bigquery.SchemaField("dbt_updated_at", "TIMESTAMP"))
             table = bigquery.Table(table_id, schema=schema)
@@ -81,3 +81,11 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
         ds.location = "US"
         ds.access_entries = [bigquery.AccessEntry("OWNER", "specialGroup", "projectOwners")]
         client.create_dataset(ds)
+
+
+def _undescribed(field: dict) -> dict:
+    """A schema JSON field as dbt made it: no descriptions, nested fields included."""
+    out = {k: v for k, v in field.items() if k != "description"}
+    if "fields" in out:
+        out["fields"] = [_undescribed(f) for f in out["fields"]]
+    return out

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from infra.declarations.files import Doc
+from infra.declarations.files import Doc, key_text
 from infra.declarations.keys import Field, read_mapping
 from infra.problems import Problems
 
@@ -99,7 +99,7 @@ def read_columns(doc: Doc, path: tuple, raw: object, problems: Problems, level: 
         v = read_mapping(doc, path + (i,), item, COLUMN_FIELDS, problems, "a column")
         if not v or {"name", "type", "description"} & v.rejected:
             continue
-        key = f"{'.'.join(str(p) for p in path)}[{i}].name"
+        key = key_text(path + (i, "name"))
         if not _COLUMN.match(v["name"]):
             problems.add(file, doc.line(path + (i,)), key, f"{v['name']!r} is not a column name",
                          "use letters, digits and underscores, starting with a letter or _")
@@ -120,7 +120,7 @@ def read_columns(doc: Doc, path: tuple, raw: object, problems: Problems, level: 
 
 def _read_fields(doc: Doc, path: tuple, v, kind: str, problems: Problems, level: int) -> tuple[Column, ...] | None:
     """A column's `fields:`: a STRUCT's columns (required), nothing for any other type."""
-    key = ".".join(str(p) for p in path + ("fields",))
+    key = key_text(path + ("fields",))
     if "fields" in v.rejected:
         return None
     if kind != "STRUCT":
