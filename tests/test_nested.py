@@ -166,6 +166,13 @@ def test_a_struct_or_array_output_keeps_its_field_names(schema):
         in problem.what and "operating_system" in problem.fix
 
 
+def test_a_field_path_names_its_output_for_group_by_and_order_by(schema):
+    found = analysis(schema, "SELECT e.device.category, device.language, COUNT(*) AS n FROM ga4.events AS e\n"
+                             "GROUP BY category, language ORDER BY category")
+    assert found.problems == ()
+    assert found.outputs == (("category", "STRING"), ("language", "STRING"), ("n", "INT64"))
+
+
 def test_a_misspelt_field_deep_in_an_unnested_struct_is_found(schema):
     [problem] = analysis(schema, "SELECT\n  (SELECT p.value.int_valu FROM UNNEST(e.event_params) AS p\n"
                                  "   WHERE p.key = 'ga_session_id') AS session_id\nFROM ga4.events AS e").problems

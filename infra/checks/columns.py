@@ -79,8 +79,9 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
     try:
         # Partial qualification: `t.misspelt` stays as written instead of stopping the analysis,
         # so that every unknown column of the query is told in one run (`_unresolved`).
-        qualified = qualify(tree.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
-                            allow_partial_qualification=True, identify=False, quote_identifiers=False)
+        qualified = qualify(_alias_field_paths(tree.copy()), schema=schema, dialect="bigquery",
+                            validate_qualify_columns=False, allow_partial_qualification=True, identify=False,
+                            quote_identifiers=False)
     except SqlglotError as exc:
         return ColumnAnalysis(None, problems=(ColumnProblem(None, f"the columns cannot be resolved: "
                                                             f"{_first_line(exc)}", "fix the column references"),))
@@ -92,6 +93,17 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
     root = scopes[-1] if scopes else None
     return ColumnAnalysis(outputs=_outputs(qualified), lineage=_lineage(root) if root else MappingProxyType({}),
                           reads=_reads(scopes), problems=tuple(problems))
+
+
+def _alias_field_paths(tree: exp.Expression) -> exp.Expression:
+    """`SELECT e.device.category` as `SELECT e.device.category AS category`: BigQuery names a path's
+    output after its last name, and GROUP BY or ORDER BY may use it; sqlglot's qualify expands that
+    name only when the alias is written (a `t.col` gets the alias qualify would give it)."""
+    for select in tree.find_all(exp.Select):
+        for projection in list(select.expressions):
+            if isinstance(projection, exp.Column) and projection.table and not isinstance(projection.this, exp.Star):
+                projection.replace(exp.alias_(projection.copy(), projection.name))
+    return tree
 
 
 def compatible(inferred: str | None, declared: str) -> bool:
