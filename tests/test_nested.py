@@ -220,6 +220,21 @@ def test_the_ga4_queries_pass_check_and_plan():
     assert result.returncode == 0 and "stg_ga4_purchases" in result.stdout
 
 
+def test_a_struct_field_removed_or_retyped_is_a_contract_change(dev):
+    from infra.model.impact import contract_changes
+
+    query = next(q for q in dev.queries if q.spec.key == "stg_external.stg_ga4_purchases")
+    lines = query.spec.columns[-1]
+    fewer = Column(lines.name, lines.type, lines.mode, lines.description, None, lines.fields[:2])
+    after = {q.spec.key: (q.spec.file, q.spec.columns) for q in dev.queries}
+    assert contract_changes(dev, after) == []
+    after[query.spec.key] = (query.spec.file, query.spec.columns[:-1] + (fewer,))
+    [change] = contract_changes(dev, after)
+    assert change.what == ("column lines of stg_external.stg_ga4_purchases changes from ARRAY<STRUCT<plan_id STRING, "
+                           "seats INT64, revenue FLOAT64>> REPEATED to ARRAY<STRUCT<plan_id STRING, seats INT64>> "
+                           "REPEATED")
+
+
 # --- the write script -------------------------------------------------------------------------------------------
 
 def test_the_write_script_inserts_nested_columns_by_their_top_level_names(dev):
