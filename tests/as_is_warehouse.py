@@ -63,7 +63,7 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
             table.clustering_fields = list(q.spec.clustering) or None
             client.create_table(table)
             names = ", ".join(f"`{c.name}`" for c in columns)
-            values = ", ".join(_VALUES[c.type] for c in columns)
+            values = ", ".join(_value(c) for c in columns)
             client.query(f"INSERT INTO `{table_id}` ({names}) VALUES ({values})").result()
         for name in UNDECLARED_TABLES.get(d.name, ()):
             table_id = f"{project}.{d.dataset_id}.{name}"
@@ -81,6 +81,13 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
         ds.location = "US"
         ds.access_entries = [bigquery.AccessEntry("OWNER", "specialGroup", "projectOwners")]
         client.create_dataset(ds)
+
+
+def _value(column) -> str:
+    """A literal of the column's type: a STRUCT of its fields' literals, an array of one element."""
+    one = f"STRUCT({', '.join(f'{_value(f)} AS {f.name}' for f in column.fields)})" if column.type == "STRUCT" \
+        else _VALUES[column.type]
+    return f"[{one}]" if column.mode == "REPEATED" else one
 
 
 def _undescribed(field: dict) -> dict:
