@@ -63,8 +63,8 @@ MART_FOLDERS = ("core", "marketing", "product", "revenue", "spam", "support", "u
 ML_FOLDERS = ("features",)
 REPORTING_FOLDERS = ("tableau",)
 # Raw source name -> staging folder (as in the real scheduled_queries/staging/).
-STAGING_FOLDER = {"amplitude": "amplitude", "apollo": "apollo", "firestore": "backend", "hubspot": "hubspot",
-                  "refiner": "refiner", "stripe": "stripe"}
+STAGING_FOLDER = {"amplitude": "amplitude", "apollo": "apollo", "firestore": "backend", "ga4": "ga4",
+                  "hubspot": "hubspot", "refiner": "refiner", "stripe": "stripe"}
 MART_LEVEL_SCHEDULE = {1: "every day 04:10", 2: "every day 05:10", 3: "every day 06:10"}
 ML_SCHEDULE = {2: "every day 05:10", 3: "every day 06:10"}
 
@@ -95,7 +95,9 @@ def _raw_sources() -> list[tuple[str, str, list[tuple[str, str]], str | None]]:
     for path in sorted((ROOT / "datasets" / "sources").glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
         for table, t in (doc.get("tables") or {}).items():
-            cols = [(c["name"], c["type"]) for c in t["columns"]]
+            # The generated tables are flat: nested and repeated columns are left out.
+            cols = [(c["name"], c["type"]) for c in t["columns"]
+                    if c["type"] not in ("STRUCT", "RECORD") and c.get("mode") != "REPEATED"]
             out.append((path.stem, table, cols, t.get("partition_column")))
     return out
 

@@ -52,7 +52,7 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
                 client.create_table(view)
                 continue
             columns = [c for c in q.spec.columns if not (q.spec.key == SCHEMA_DRIFT and c.name == "created_at")]
-            schema = [bigquery.SchemaField(c.name, c.type, mode=c.mode) for c in columns]
+            schema = [bigquery.SchemaField.from_api_repr(_undescribed(c.as_bigquery_json())) for c in columns]
             if q.spec.key == SCHEMA_DRIFT:
                 schema.append(bigquery.SchemaField("dbt_updated_at", "TIMESTAMP"))
             table = bigquery.Table(table_id, schema=schema)
@@ -63,7 +63,7 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
             table.clustering_fields = list(q.spec.clustering) or None
             client.create_table(table)
             names = ", ".join(f"`{c.name}`" for c in columns)
-            values = ", ".join(_VALUES[c.type] for c in columns)
+            values = ", ".join(_value(c) for c in columns)
             client.query(f"INSERT INTO `{table_id}` ({names}) VALUES ({values})").result()
         for name in UNDECLARED_TABLES.get(d.name, ()):
             table_id = f"{project}.{d.dataset_id}.{name}"
@@ -81,3 +81,18 @@ def seed(client: bigquery.Client, warehouse: Warehouse) -> None:
         ds.location = "US"
         ds.access_entries = [bigquery.AccessEntry("OWNER", "specialGroup", "projectOwners")]
         client.create_dataset(ds)
+
+
+def _value(column) -> str:
+    """A literal of the column's type: a STRUCT of its fields' literals, an array of one element."""
+    one = f"STRUCT({', '.join(f'{_value(f)} AS {f.name}' for f in column.fields)})" if column.type == "STRUCT" \
+        else _VALUES[column.type]
+    return f"[{one}]" if column.mode == "REPEATED" else one
+
+
+def _undescribed(field: dict) -> dict:
+    """A schema JSON field as dbt made it: no descriptions, nested fields included."""
+    out = {k: v for k, v in field.items() if k != "description"}
+    if "fields" in out:
+        out["fields"] = [_undescribed(f) for f in out["fields"]]
+    return out

@@ -49,7 +49,7 @@ SELECT
   user_id,
   LOWER(platform) AS platform,
   _TABLE_SUFFIX AS shard
-FROM `ga4.events_*`
+FROM `ga4_site.events_*`
 WHERE _TABLE_SUFFIX = FORMAT_DATE('%Y%m%d', DATE_SUB(@run_date, INTERVAL 1 DAY))
   AND event_name != 'session_start'
 """
@@ -92,10 +92,10 @@ FOLDER = "scheduled_queries/staging/ga"
 
 def add_ga_sources(project: Path) -> Path:
     """The GA4 and GA360 sources, their backups, and one staging query on each."""
-    (project / "datasets/sources/ga4.yaml").write_text(GA4)
+    (project / "datasets/sources/ga4_site.yaml").write_text(GA4)
     (project / "datasets/sources/ga360.yaml").write_text(GA360)
     coverage = project / "backups/coverage.yaml"
-    coverage.write_text(coverage.read_text() + "  ga4: [daily_snapshots]\n  ga360: [daily_snapshots]\n")
+    coverage.write_text(coverage.read_text() + "  ga4_site: [daily_snapshots]\n  ga360: [daily_snapshots]\n")
     folder = project / FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "stg_ga4_events.sql").write_text(GA4_EVENTS_SQL)

@@ -184,7 +184,7 @@ def test_the_report_names_what_the_first_up_changes(adopted):
     assert [c["subject"] for c in of("undeclared_dataset")] == ["dbt_alice"]
     # the raw sources' owners have not opened them to the runner and the backup runner
     sources = of("source")
-    assert len(sources) == 6
+    assert len(sources) == 7  # one per raw source (datasets/sources/)
     amplitude = next(c for c in sources if c["subject"] == "acme-warehouse-prod.amplitude_export")
     assert amplitude["what"].startswith("wh-query-runner@acme-warehouse-prod.iam.gserviceaccount.com (role runner) and "
                                         "wh-backup-runner@acme-warehouse-prod.iam.gserviceaccount.com (role backup) "

@@ -313,3 +313,54 @@ def test_date_trunc_on_a_date_is_right_only_for_a_literal(client, dataset):
     # GAP: ISOWEEK is refused, whatever the operand.
     with pytest.raises(BadRequest, match='extract specifier "ISOWEEK" not recognized'):
         truncated(literal, "ISOWEEK")
+
+
+# --- nested and repeated columns (docs/local-bigquery.md, "Nested and repeated columns") ------------------
+
+NESTED = [bigquery.SchemaField("id", "STRING", mode="REQUIRED"),
+          bigquery.SchemaField("device", "RECORD", fields=[bigquery.SchemaField("os", "STRING")]),
+          bigquery.SchemaField("tags", "STRING", mode="REPEATED"),
+          bigquery.SchemaField("params", "RECORD", mode="REPEATED", fields=[
+              bigquery.SchemaField("key", "STRING"),
+              bigquery.SchemaField("value", "RECORD", fields=[bigquery.SchemaField("int_value", "INTEGER")])])]
+
+
+def test_nested_columns_load_query_and_insert_by_name(client, dataset):
+    table = client.create_table(bigquery.Table(f"{PROJECT}.{dataset}.events", schema=NESTED))
+    assert [f.to_api_repr() for f in client.get_table(table).schema][3]["fields"][1]["fields"][0]["name"] == "int_value"
+    assert client.insert_rows_json(table, [
+        {"id": "a", "device": {"os": "iOS"}, "tags": ["x", "y"], "params": [{"key": "k", "value": {"int_value": 7}}]},
+        {"id": "b", "device": None, "tags": [], "params": []}]) == []
+    assert rows(client, f"SELECT e.id, e.device.os, p.key, p.value.int_value FROM {dataset}.events AS e, "
+                        "UNNEST(e.params) AS p") == [("a", "iOS", "k", 7)]
+    assert rows(client, f"SELECT id, t FROM {dataset}.events LEFT JOIN UNNEST(tags) AS t ORDER BY id, t") == [
+        ("a", "x"), ("a", "y"), ("b", None)]
+    # The write script's form: INSERT by column name, nested columns whole.
+    client.create_table(bigquery.Table(f"{PROJECT}.{dataset}.copy", schema=NESTED))
+    client.query(f"INSERT INTO {dataset}.copy (params, id, device, tags) SELECT params, id, device, tags "
+                 f"FROM (SELECT * FROM {dataset}.events)").result()
+    assert rows(client, f"SELECT id, ARRAY_LENGTH(params), device.os FROM {dataset}.copy ORDER BY id") == [
+        ("a", 1, "iOS"), ("b", 0, None)]
+
+
+def test_struct_and_array_outputs_come_back_as_record_fields(client):
+    result = client.query("SELECT STRUCT(1 AS a, 'x' AS b) AS s, [STRUCT(2 AS a)] AS arr, ['p'] AS tags").result()
+    assert [f.to_api_repr() for f in result.schema] == [
+        {"name": "s", "type": "RECORD", "mode": "NULLABLE", "fields": [
+            {"name": "a", "type": "INTEGER", "mode": "NULLABLE"}, {"name": "b", "type": "STRING", "mode": "NULLABLE"}]},
+        {"name": "arr", "type": "RECORD", "mode": "REPEATED", "fields": [
+            {"name": "a", "type": "INTEGER", "mode": "NULLABLE"}]},
+        {"name": "tags", "type": "STRING", "mode": "REPEATED"}]
+    assert [dict(r) for r in result] == [{"s": {"a": 1, "b": "x"}, "arr": [{"a": 2}], "tags": ["p"]}]
+
+
+def test_array_agg_ignore_nulls_with_limit_and_a_struct_star_are_refused(client):
+    values = "FROM UNNEST([STRUCT(1 AS x, 2 AS y), STRUCT(NULL, 4)])"
+    assert rows(client, f"SELECT ARRAY_AGG(x IGNORE NULLS ORDER BY y DESC)[SAFE_OFFSET(0)] {values}") == [(1,)]
+    assert rows(client, f"SELECT ARRAY_AGG(x ORDER BY y LIMIT 1)[SAFE_OFFSET(0)] {values}") == [(1,)]
+    # GAP: IGNORE NULLS together with LIMIT does not parse.
+    with pytest.raises(BadRequest, match='Expected "," but got keyword AS'):
+        client.query(f"SELECT ARRAY_AGG(x IGNORE NULLS LIMIT 1) AS u {values}").result()
+    # GAP: the fields of a STRUCT expression by `.*`.
+    with pytest.raises(BadRequest, match='syntax error at or near "\\*"'):
+        client.query("SELECT (SELECT AS STRUCT 1 AS a, 2 AS b).*").result()

@@ -11,6 +11,7 @@ import pytest
 
 from infra.declarations.columns import Column
 from infra.local.gaps import adapt_for_emulator
+from infra.local.names import address_of
 from infra.local.runner import LocalRun, contract_problems, parameters_of, query_job, read_run_date, split_statements
 from infra.model.load import load_for_stack
 from infra.resources.write_sql import write_script
@@ -304,3 +305,21 @@ def test_date_trunc_rewrites_only_dates_and_keeps_the_rest_byte_for_byte():
         "DATE_TRUNC(CURRENT_DATE(), MONTH) AS c FROM x GROUP BY 1", dt.datetime(2026, 11, 2, tzinfo=dt.UTC), schema)
     assert "- 2 + 7" in adapted and "ISOWEEK" not in adapted and "CURRENT_DATE" not in adapted
     assert "CAST(DATE_TRUNC(CAST('2026-11-02' AS DATE), MONTH) AS DATE)" in adapted
+
+
+def test_the_nested_ga4_source_builds_struct_and_array_outputs(local_run, emulator):
+    """Fixture rows with nested JSON load; UNNEST of an array of structs and a STRUCT / ARRAY<STRUCT>
+    output run through the write script (INSERT by name) into the declared nested tables."""
+    warehouse, _, results = local_run
+    assert results["stg_external.stg_ga4_purchases"].ok and results["stg_external.stg_ga4_sessions"].ok
+    purchases = address_of(warehouse, "stg_external.stg_ga4_purchases")
+    assert rows(emulator, f"SELECT transaction_id, revenue, lines FROM `{purchases}` ORDER BY transaction_id") == [
+        {"transaction_id": "ord_5001", "revenue": 96.0,
+         "lines": [{"plan_id": "team_monthly", "seats": 8, "revenue": 96.0}]},
+        {"transaction_id": "ord_5002", "revenue": 220.0,
+         "lines": [{"plan_id": "ai_addon", "seats": 2, "revenue": 20.0},
+                   {"plan_id": "pro_yearly", "seats": 2, "revenue": 200.0}]}]
+    sessions = address_of(warehouse, "stg_external.stg_ga4_sessions")
+    assert rows(emulator, f"SELECT user_id, landing_page, first_touch.medium FROM `{sessions}` ORDER BY user_id") == [
+        {"user_id": "u_0042", "landing_page": "https://acme.com/pricing", "medium": "organic"},
+        {"user_id": "u_1001", "landing_page": "https://acme.com/blog/launch", "medium": "email"}]

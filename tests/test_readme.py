@@ -165,3 +165,21 @@ def test_a_grain_off_its_day_fails_the_build(tmp_path, readme_mart):
     _create(client, total)
     with pytest.raises(Exception, match="outside the partition"):
         _build(client, total, RUN_DATES[1])
+
+
+def test_the_nested_column_example_checks(tmp_path):
+    project = copy_project(tmp_path / "project")
+    example = section("Declare a nested column (STRUCT, ARRAY)")
+    [spec], [sql] = blocks(example, "yaml"), blocks(example, "sql")
+    folder = project / "scheduled_queries/staging/ga4"
+    (folder / "stg_ga4_orders.sql").write_text(sql)
+    (folder / "stg_ga4_orders.yaml").write_text(spec)
+    done = run_cli("--root", str(project), "check")
+    assert done.returncode == 0, done.stderr
+    lines = next(c for c in load_for_stack(project, "prod").query("stg_external.stg_ga4_orders").spec.columns
+                 if c.name == "lines")
+    assert lines.sql_type == "ARRAY<STRUCT<plan_id STRING, seats INT64>>"
+    # The comparison is real: a field the SELECT does not build is refused.
+    (folder / "stg_ga4_orders.yaml").write_text(spec.replace("name: seats", "name: seat_count"))
+    refused = run_cli("--root", str(project), "check")
+    assert refused.returncode == 1 and "column lines is ARRAY<STRUCT<plan_id STRING, seats INT64>>" in refused.stderr

@@ -47,6 +47,8 @@ PLACES = (
     Place("raw source", "datasets/sources/stripe.yaml", (), SOURCE_FIELDS),
     Place("raw source table", "datasets/sources/stripe.yaml", ("tables", "invoices"), SOURCE_TABLE_FIELDS),
     Place("raw source column", "datasets/sources/stripe.yaml", ("tables", "invoices", "columns", 0), COLUMN_FIELDS),
+    # event_params.value of GA4's events: a STRUCT inside an ARRAY<STRUCT> (`fields:` required there)
+    Place("nested field", "datasets/sources/ga4.yaml", ("tables", "events", "columns", 3, "fields", 1), COLUMN_FIELDS),
     Place("role", "roles/data_analyst.yaml", (), ROLE_FIELDS),
     Place("grant", "roles/data_analyst.yaml", ("grants", 0), GRANT_FIELDS),
     Place("service account", "roles/sync_census.yaml", ("service_account",), SERVICE_ACCOUNT_FIELDS),

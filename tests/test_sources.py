@@ -49,8 +49,9 @@ def test_families_pass_check_and_resolve_per_stack(ga):
     # The vendor's project (`project:` in the source file) and the family's `*`, in one pair of backticks.
     assert "FROM `acme-marketing-ga.analytics_308114925.events_*`\n" in events.sql
     # The pseudo column is known to the column analysis, and is the shard column's origin.
-    assert events.column_lineage["shard"] == {("ga4.events_*", "_table_suffix")}  # names as sqlglot normalizes them
-    assert events.column_lineage["event_name"] == {("ga4.events_*", "event_name")}
+    # names as sqlglot normalizes them
+    assert events.column_lineage["shard"] == {("ga4_site.events_*", "_table_suffix")}
+    assert events.column_lineage["event_name"] == {("ga4_site.events_*", "event_name")}
     sessions = prod.query("stg_external.stg_ga360_sessions")
     # A dataset id of digits (GA360's view id) in a quoted path: BigQuery's quoted identifier.
     assert "FROM `acme-warehouse-prod.123456789.ga_sessions_*` AS s" in sessions.sql
@@ -66,7 +67,7 @@ def test_a_star_on_a_family_leaves_the_pseudo_column_out(ga):
            "  - {name: user_id, type: STRING, description: User.}\n"
            "  - {name: platform, type: STRING, description: Platform.}\n"
            "  - {name: geo_country, type: STRING, description: Country.}\n")
-    add_query(ga, "stg_ga4_raw", "SELECT *\nFROM `ga4.events_*`\n"
+    add_query(ga, "stg_ga4_raw", "SELECT *\nFROM `ga4_site.events_*`\n"
               "WHERE _TABLE_SUFFIX >= FORMAT_DATE('%Y%m%d', DATE_SUB(@run_date, INTERVAL 1 DAY))\n", raw)
     result = run_cli("--root", str(ga), "check", "--stack", "prod")
     assert result.returncode == 0, result.stderr
@@ -81,7 +82,7 @@ def test_a_star_on_a_family_leaves_the_pseudo_column_out(ga):
     "DATE_SUB(@run_date, INTERVAL 1 DAY)))",
 ])
 def test_family_filters_that_bound_the_shards_pass(ga, where):
-    add_query(ga, "stg_ga4_signups", f"SELECT COUNT(*) AS n\nFROM `ga4.events_*` AS e\n{where}\n")
+    add_query(ga, "stg_ga4_signups", f"SELECT COUNT(*) AS n\nFROM `ga4_site.events_*` AS e\n{where}\n")
     result = run_cli("--root", str(ga), "check", "--stack", "prod")
     assert result.returncode == 0, result.stderr
 
@@ -90,29 +91,29 @@ def test_family_filters_that_bound_the_shards_pass(ga, where):
     "WHERE event_name = 'sign_up'",  # every shard since the export began
     "WHERE REGEXP_CONTAINS(_TABLE_SUFFIX, r'^2026')",  # BigQuery still scans every shard
     "WHERE _TABLE_SUFFIX <= FORMAT_DATE('%Y%m%d', @run_date)",  # an upper bound only
-    "WHERE _TABLE_SUFFIX = (SELECT MAX(event_date) FROM `ga4.events_*` "
+    "WHERE _TABLE_SUFFIX = (SELECT MAX(event_date) FROM `ga4_site.events_*` "
     "WHERE _TABLE_SUFFIX >= FORMAT_DATE('%Y%m%d', @run_date))",  # not a constant expression
 ])
 def test_an_unbounded_read_of_a_family_is_refused(ga, where):
-    add_query(ga, "stg_ga4_signups", f"SELECT COUNT(*) AS n\nFROM `ga4.events_*` AS e\n{where}\n")
+    add_query(ga, "stg_ga4_signups", f"SELECT COUNT(*) AS n\nFROM `ga4_site.events_*` AS e\n{where}\n")
     [line] = problems_of(ga)
     assert line.startswith(f"{FOLDER}/stg_ga4_signups.sql:2:")
-    assert "reads every shard of the table family ga4.events_*: no filter on _TABLE_SUFFIX" in line
+    assert "reads every shard of the table family ga4_site.events_*: no filter on _TABLE_SUFFIX" in line
     assert "fix: add e.g. `WHERE _TABLE_SUFFIX = FORMAT_DATE('%Y%m%d'" in line
 
 
 def test_a_family_outside_backticks_is_one_line(ga):
-    add_query(ga, "stg_ga4_signups", "SELECT COUNT(*) AS n\nFROM ga4.events_*\n"
+    add_query(ga, "stg_ga4_signups", "SELECT COUNT(*) AS n\nFROM ga4_site.events_*\n"
               "WHERE _TABLE_SUFFIX = FORMAT_DATE('%Y%m%d', @run_date)\n")
     [line] = problems_of(ga)
     assert line.startswith(f"{FOLDER}/stg_ga4_signups.sql:2:") and "not in backticks" in line
-    assert "fix: write `` `ga4.events_*` ``" in line
+    assert "fix: write `` `ga4_site.events_*` ``" in line
 
 
 def test_one_shard_by_name_is_not_the_family(ga):
-    add_query(ga, "stg_ga4_day", "SELECT COUNT(*) AS n\nFROM ga4.events_20261101\n")
+    add_query(ga, "stg_ga4_day", "SELECT COUNT(*) AS n\nFROM ga4_site.events_20261101\n")
     [line] = problems_of(ga)
-    assert "unknown table ga4.events_20261101: source 'ga4' declares no table 'events_20261101'" in line
+    assert "unknown table ga4_site.events_20261101: source 'ga4_site' declares no table 'events_20261101'" in line
 
 
 @pytest.mark.parametrize("edit, key, what", [
@@ -122,10 +123,10 @@ def test_one_shard_by_name_is_not_the_family(ga):
     (("project: acme-marketing-ga", "project: Acme Marketing"), "project", "is not a GCP project id"),
 ])
 def test_bad_family_and_project_declarations(ga, edit, key, what):
-    path = ga / "datasets/sources/ga4.yaml"
+    path = ga / "datasets/sources/ga4_site.yaml"
     path.write_text(path.read_text().replace(*edit))
     lines = problems_of(ga)
-    assert any(line.startswith("datasets/sources/ga4.yaml:") and f": {key}: " in line and what in line
+    assert any(line.startswith("datasets/sources/ga4_site.yaml:") and f": {key}: " in line and what in line
                for line in lines), lines
 
 
@@ -179,13 +180,13 @@ def with_source_projects(project: Path, stack: str, mapping: str) -> None:
 
 
 def test_each_source_resolves_to_its_project_per_stack(ga):
-    with_source_projects(ga, "prod", "    stripe: acme-billing-prod\n    ga4: acme-marketing-ga-prod\n")
+    with_source_projects(ga, "prod", "    stripe: acme-billing-prod\n    ga4_site: acme-marketing-ga-prod\n")
     prod, dev = load_for_stack(ga, "prod"), load_for_stack(ga, "dev")
     projects = {s.name: s.project for s in prod.sources}
     assert projects["stripe"] == "acme-billing-prod"  # the stack file's map
-    assert projects["ga4"] == "acme-marketing-ga-prod"  # ... over the source file's `project:`
+    assert projects["ga4_site"] == "acme-marketing-ga-prod"  # ... over the source file's `project:`
     assert projects["hubspot"] == "acme-warehouse-prod"  # the default: the stack's own
-    assert {s.name: s.project for s in dev.sources}["ga4"] == "acme-marketing-ga"  # the file's, in dev
+    assert {s.name: s.project for s in dev.sources}["ga4_site"] == "acme-marketing-ga"  # the file's, in dev
     invoices = prod.query("stg_external.stg_stripe_invoices").sql
     assert "`acme-billing-prod.stitch_stripe.invoices`" in invoices
     assert "`acme-warehouse-dev.stitch_stripe.invoices`" in dev.query("stg_external.stg_stripe_invoices").sql
@@ -221,10 +222,11 @@ def test_bad_source_projects_are_one_line_each(ga, mapping, key, what):
 def test_a_history_policy_snapshots_every_shard_of_a_family(ga):
     prod = load_for_stack(ga, "prod")
     job = next(j for j in prod.backups.snapshots if j.policy.name == "daily_snapshots")
-    assert job.tables["ga4"] == ("events_*",)
-    ga4 = next(s for s in prod.snapshot_sources(job) if s.dataset_id == "analytics_308114925")
-    assert ga4.takes("events_20261101") and ga4.takes("events_intraday_20261102") and not ga4.takes("pages")
-    script = snapshot_script("daily_snapshots", 7, "p.backup", [ga4, SnapshotSource("p", "stitch_stripe",
+    assert job.tables["ga4_site"] == ("events_*",)
+    ga4_site = next(s for s in prod.snapshot_sources(job) if s.dataset_id == "analytics_308114925")
+    assert ga4_site.takes("events_20261101") and ga4_site.takes("events_intraday_20261102")
+    assert not ga4_site.takes("pages")
+    script = snapshot_script("daily_snapshots", 7, "p.backup", [ga4_site, SnapshotSource("p", "stitch_stripe",
                                                                                     ("invoices", "customers"))])
     assert "WHERE table_type IN ('BASE TABLE', 'CLONE')\n      AND STARTS_WITH(table_name, 'events_')" in script
     assert "AND table_name IN ('invoices', 'customers')" in script
@@ -235,7 +237,7 @@ def test_a_history_policy_snapshots_every_shard_of_a_family(ga):
 def test_the_local_run_reads_a_family_of_fixture_shards(ga, emulator):
     stack = ga / "Pulumi.dev.yaml"
     stack.write_text(stack.read_text().replace("datasetPrefix: dev_", "datasetPrefix: shards_"))
-    fixtures = ga / "tests/fixtures/ga4"
+    fixtures = ga / "tests/fixtures/ga4_site"
     fixtures.mkdir(parents=True)
     for day, events in (("20261031", ["page_view"]), ("20261101", ["page_view", "sign_up", "session_start"]),
                         ("20261102", ["page_view"])):
@@ -246,7 +248,7 @@ def test_the_local_run_reads_a_family_of_fixture_shards(ga, emulator):
     run = LocalRun(ga, warehouse, plan, emulator.client(), dt.date(2026, 11, 2),
                    select={"stg_external.stg_ga4_events", "stg_external.stg_ga360_sessions"})
     results = {(r.key, r.run_date): r for r in run.run()}
-    assert results[("ga4.events_20261101", None)].rows == 3  # one table per fixture shard
+    assert results[("ga4_site.events_20261101", None)].rows == 3  # one table per fixture shard
     assert results[("ga360.ga_sessions_20261101", None)].rows == 0  # no fixtures: the day's empty shard
     day = results[("stg_external.stg_ga4_events", dt.date(2026, 11, 2))]
     assert day.ok and day.rows == 2  # the 1st's shard only, without session_start
@@ -258,9 +260,9 @@ def test_the_readmes_raw_source_example_checks(project):
 
     text = section("Add a raw source")
     [source], [sql] = blocks(text, "yaml"), blocks(text, "sql")
-    (project / "datasets/sources/ga4.yaml").write_text(source)
+    (project / "datasets/sources/ga4_site.yaml").write_text(source)
     coverage = project / "backups/coverage.yaml"
-    coverage.write_text(coverage.read_text() + "  ga4: [daily_snapshots]\n")
+    coverage.write_text(coverage.read_text() + "  ga4_site: [daily_snapshots]\n")
     folder = project / FOLDER
     folder.mkdir(parents=True)
     (folder / "stg_ga4_daily.sql").write_text(sql)
@@ -273,7 +275,7 @@ def test_the_readmes_raw_source_example_checks(project):
     assert result.returncode == 0, result.stderr
     (folder / "stg_ga4_daily.sql").write_text(sql.replace("WHERE _TABLE_SUFFIX =", "WHERE event_name !="))
     [line] = problems_of(project)
-    assert "reads every shard of the table family ga4.events_*" in line
+    assert "reads every shard of the table family ga4_site.events_*" in line
 
 
 def test_impact_finds_the_readers_of_a_mixed_case_column(ga):

@@ -9,7 +9,11 @@ sqlglot's `qualify` resolves every column reference to the table it comes from a
   longer builds, an alias of a table that is not in the FROM) is a problem with its line and the
   closest columns in reach; so is a name two tables of the FROM both have (BigQuery: ambiguous);
 - the output columns, with the `*` expanded, and their inferred types (None where sqlglot cannot
-  tell): `query_rules.py` compares them with the query's own contract;
+  tell): `query_rules.py` compares them with the query's own contract; a STRUCT or ARRAY output is
+  compared field by field (`compatible`), as far as sqlglot infers it;
+- nested columns: a STRUCT column is `STRUCT<...>` and a REPEATED one `ARRAY<...>` in the schema, so
+  `t.s.x`, `UNNEST(t.arr) AS x` and `x.field` resolve and are typed; a field a STRUCT does not
+  have (`t.device.catgory`) is a problem when sqlglot knows the STRUCT's type;
 - the column lineage: for each output column, the upstream `(table, column)` pairs it is computed
   from, and every `(table, column)` the query reads anywhere (WHERE, JOIN, GROUP BY included).
   `impact` and the breaking-change check walk it downstream.
@@ -65,7 +69,7 @@ def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
     for key, columns in contracts.items():
         dataset, _, table = key.partition(".")
         nested.setdefault(dataset, {})[table] = {
-            c.name: f"ARRAY<{c.type}>" if c.mode == "REPEATED" else c.type for c in columns}
+            c.name: c.sql_type for c in columns}
     return MappingSchema(nested, dialect="bigquery", normalize=True)
 
 
@@ -75,8 +79,9 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
     try:
         # Partial qualification: `t.misspelt` stays as written instead of stopping the analysis,
         # so that every unknown column of the query is told in one run (`_unresolved`).
-        qualified = qualify(tree.copy(), schema=schema, dialect="bigquery", validate_qualify_columns=False,
-                            allow_partial_qualification=True, identify=False, quote_identifiers=False)
+        qualified = qualify(_alias_field_paths(tree.copy()), schema=schema, dialect="bigquery",
+                            validate_qualify_columns=False, allow_partial_qualification=True, identify=False,
+                            quote_identifiers=False)
     except SqlglotError as exc:
         return ColumnAnalysis(None, problems=(ColumnProblem(None, f"the columns cannot be resolved: "
                                                             f"{_first_line(exc)}", "fix the column references"),))
@@ -84,16 +89,59 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
     problems = alias_problems + _unresolved(scopes, schema)
     with contextlib.suppress(SqlglotError):  # the types stay unknown; the names are still checked
         annotate_types(qualified, schema=schema, dialect="bigquery")
+        problems += _unknown_fields(qualified)
     root = scopes[-1] if scopes else None
     return ColumnAnalysis(outputs=_outputs(qualified), lineage=_lineage(root) if root else MappingProxyType({}),
                           reads=_reads(scopes), problems=tuple(problems))
 
 
+def _alias_field_paths(tree: exp.Expression) -> exp.Expression:
+    """`SELECT e.device.category` as `SELECT e.device.category AS category`: BigQuery names a path's
+    output after its last name, and GROUP BY or ORDER BY may use it; sqlglot's qualify expands that
+    name only when the alias is written (a `t.col` gets the alias qualify would give it)."""
+    for select in tree.find_all(exp.Select):
+        for projection in list(select.expressions):
+            if isinstance(projection, exp.Column) and projection.table and not isinstance(projection.this, exp.Star):
+                projection.replace(exp.alias_(projection.copy(), projection.name))
+    return tree
+
+
 def compatible(inferred: str | None, declared: str) -> bool:
-    """Whether a value of the inferred type can be written to a column of the declared type."""
-    if inferred is None:
+    """Whether a value of the inferred type can be written to a column of the declared type. A STRUCT
+    or an ARRAY is compared element by element and field by field (the same field names, in the
+    declared order: the table's fields are the contract); a part sqlglot could not infer fits."""
+    if inferred is None or inferred == declared:
         return True
-    return inferred == declared or declared in COERCIONS.get(inferred, ())
+    try:
+        got, want = (exp.DataType.build(t, dialect="bigquery") for t in (inferred, declared))
+    except SqlglotError:
+        return False
+    return _fits(got, want)
+
+
+def _fits(got: exp.DataType, want: exp.DataType) -> bool:
+    if got.is_type(exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return True
+    if want.is_type(exp.DataType.Type.ARRAY, exp.DataType.Type.STRUCT):
+        if got.this != want.this:
+            return False
+        mine, theirs = _parts(got), _parts(want)
+        return len(mine) == len(theirs) and all(
+            (a is None or b is None or a.lower() == b.lower()) and _fits(x, y)
+            for (a, x), (b, y) in zip(mine, theirs, strict=True))
+    got_text, want_text = got.sql("bigquery").upper(), want.sql("bigquery").upper()
+    return got_text == want_text or want_text in COERCIONS.get(got_text, ())
+
+
+def _parts(kind: exp.DataType) -> list[tuple[str | None, exp.DataType]]:
+    """An ARRAY's element type or a STRUCT's (field name, type) pairs."""
+    out = []
+    for part in kind.expressions:
+        if isinstance(part, exp.ColumnDef):
+            out.append((part.name or None, part.args.get("kind")))
+        elif isinstance(part, exp.DataType):
+            out.append((None, part))
+    return out
 
 
 def _first_line(exc: Exception) -> str:
@@ -149,6 +197,31 @@ def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnP
     return ColumnProblem(_line(column), f"unknown column {column.name}: no table of its FROM has it"
                          f"{suggest(column.name, in_reach)}",
                          "name a column of the tables it reads (their `columns:`), or declare it there")
+
+
+def _unknown_fields(qualified: exp.Expression) -> list[ColumnProblem]:
+    """`x.field` where x is a STRUCT of a known type without that field (a misspelt or undeclared
+    field). A STRUCT whose type sqlglot could not infer is not checked."""
+    out = []
+    for dot in qualified.find_all(exp.Dot):
+        base = dot.this.type if isinstance(dot.this, exp.Expression) else None
+        if base is None or not base.is_type(exp.DataType.Type.STRUCT) or not isinstance(dot.expression, exp.Identifier):
+            continue
+        names = [name for name, _ in _parts(base)]
+        if not names or None in names or dot.name.lower() in {n.lower() for n in names}:
+            continue
+        what = _path(dot.this)
+        out.append(ColumnProblem(_line(dot.expression), f"unknown field {what}.{dot.name}: {what} is a STRUCT with "
+                                 f"no field {dot.name!r}{suggest(dot.name, names)}",
+                                 f"use one of its fields ({', '.join(names)}), or declare {dot.name} in its `fields:`"))
+    return out
+
+
+def _path(node: exp.Expression) -> str:
+    """`device.os` for `t.device.os`: the column and its fields, without the table sqlglot qualified it with."""
+    if isinstance(node, exp.Dot):
+        return f"{_path(node.this)}.{node.name}"
+    return node.name if isinstance(node, exp.Column) else node.sql("bigquery")
 
 
 def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[ColumnProblem]:
@@ -209,7 +282,7 @@ def _columns_in_reach(scope: Scope, schema: MappingSchema) -> list[str]:
     return sorted(set(names))
 
 
-def _line(column: exp.Column) -> int | None:
+def _line(column: exp.Expression) -> int | None:
     for part in (column.this, column):
         line = part.meta.get("line") if isinstance(part, exp.Expression) and part.meta else None
         if line:
@@ -225,8 +298,8 @@ def _outputs(tree: exp.Expression) -> tuple[tuple[str, str | None], ...] | None:
     out = []
     for projection in projections:
         kind = projection.type
-        text = kind.sql("bigquery").upper() if kind is not None and not kind.is_type(
-            exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else None
+        text = None if kind is None or kind.is_type(exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else \
+            kind.sql("bigquery") if kind.is_type(*exp.DataType.NESTED_TYPES) else kind.sql("bigquery").upper()
         out.append((projection.alias_or_name, text))
     return tuple(out)
 
@@ -268,6 +341,10 @@ def _lineage(root: Scope) -> Mapping[str, Reads]:
                 source = _source_of(scope, column)
                 if isinstance(source, exp.Table):
                     found.add((_table_key(source), column.name))
+                elif isinstance(source, Scope) and source.is_udtf:  # UNNEST(t.arr) AS x: x comes from t.arr
+                    found |= {(_table_key(scope.sources[c.table]), c.name)
+                              for c in source.expression.find_all(exp.Column)
+                              if isinstance(scope.sources.get(c.table), exp.Table)}
                 elif isinstance(source, Scope):
                     found |= by_name(source, column.name)
         memo[key] = frozenset(found)

@@ -225,10 +225,12 @@ def _check_contract(q: QuerySpec, p: ParsedQuery, columns: ColumnAnalysis | None
                      "make the SELECT list and `columns:` match (names and order): the columns are the contract")
         return
     for (name, inferred), column in zip(outputs, q.columns, strict=True):
-        if not compatible(inferred, column.type):
+        if not compatible(inferred, column.sql_type):
+            fix = ("build it with the declared fields, names and types in order (`STRUCT(... AS field, ...)`), or "
+                   "declare the type it has") if column.sql_type != column.type else (
+                f"CAST it in the SELECT (`CAST(... AS {column.type}) AS {name}`) or declare the type it has")
             problems.add(q.sql_file, None, "", f"column {name} is {inferred} in the SELECT, but {q.file} declares "
-                         f"{column.type}", f"CAST it in the SELECT (`CAST(... AS {column.type}) AS {name}`) or "
-                         "declare the type it has")
+                         f"{column.sql_type}", fix)
 
 
 def _check_query(q: QuerySpec, p: ParsedQuery, by_key, source_tables, lineage: Lineage, problems: Problems) -> None:

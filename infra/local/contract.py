@@ -12,20 +12,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from infra.local.names import TYPE_ALIASES
+from infra.declarations.columns import sql_type_of_json
 
 
 def contract_problems(columns, schema, rows) -> list[str]:
     """Differences between the declared columns and a result (schema and rows)."""
     problems = []
-    got = [(f.name, TYPE_ALIASES.get(f.field_type, f.field_type)) for f in schema]
+    # Standard SQL types, nested ones whole (`ARRAY<STRUCT<key STRING, ...>>`), compared whatever the
+    # case of their field names.
+    got = [(f.name, sql_type_of_json(f.to_api_repr())) for f in schema]
     want = [(c.name, c.type) for c in columns]
     if [n.lower() for n, _ in got] != [n.lower() for n, _ in want]:
         problems.append(f"columns are {', '.join(n for n, _ in got)}; declared {', '.join(n for n, _ in want)}")
         return problems
     for (name, got_type), column in zip(got, columns, strict=True):
-        if got_type != column.type:
-            problems.append(f"{name} is {got_type}, declared {column.type}")
+        if got_type.lower() != column.sql_type.lower():
+            problems.append(f"{name} is {got_type}, declared {column.sql_type}")
         if column.mode == "REQUIRED":
             nulls = sum(1 for row in rows if row[name] is None)
             if nulls:

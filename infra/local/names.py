@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import json
 
+from infra.declarations.columns import sql_type_of_json
 from infra.model.warehouse import Warehouse
 from infra.plan.runtime import Plan
 from infra.vocabulary import TABLE_TYPE
-
-# BigQuery answers with legacy type names in schemas.
-TYPE_ALIASES = {"INTEGER": "INT64", "FLOAT": "FLOAT64", "BOOLEAN": "BOOL", "RECORD": "STRUCT"}
 
 
 def table_names(warehouse: Warehouse) -> list[str]:
@@ -44,21 +42,18 @@ def local_schema(warehouse: Warehouse, plan: Plan) -> dict[str, dict[str, dict[s
     declared tables, the views' declared columns and the raw sources'."""
     schema: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
 
-    def add(address: str, columns: list[tuple[str, str, str]]) -> None:
+    def add(address: str, fields: list[dict]) -> None:
         project, dataset, table = address.split(".")
-        schema.setdefault(project, {}).setdefault(dataset, {})[table] = {
-            name: f"ARRAY<{kind}>" if mode == "REPEATED" else kind for name, kind, mode in columns}
+        schema.setdefault(project, {}).setdefault(dataset, {})[table] = {f["name"]: sql_type_of_json(f) for f in fields}
 
     for r in plan.resources:
         if r.type == TABLE_TYPE and "schema" in r.inputs:
             i = r.inputs
-            add(f"{i['project']}.{i['datasetId']}.{i['tableId']}",
-                [(c["name"], TYPE_ALIASES.get(c["type"], c["type"]), c.get("mode", "NULLABLE"))
-                 for c in json.loads(i["schema"])])
+            add(f"{i['project']}.{i['datasetId']}.{i['tableId']}", json.loads(i["schema"]))
     for query in warehouse.queries:
         if query.spec.is_view:
-            add(address_of(warehouse, query.spec.key), [(c.name, c.type, c.mode) for c in query.spec.columns])
+            add(address_of(warehouse, query.spec.key), [c.as_bigquery_json() for c in query.spec.columns])
     for source in warehouse.sources:
         for table, spec in source.spec.tables.items():
-            add(f"{source.project}.{source.dataset_id}.{table}", [(c.name, c.type, c.mode) for c in spec.columns])
+            add(f"{source.project}.{source.dataset_id}.{table}", [c.as_bigquery_json() for c in spec.columns])
     return schema

@@ -422,8 +422,7 @@ def run_script(client: Any, script: str, clock: dt.datetime, parameters: list, s
 def _field(column: dict):
     from google.cloud import bigquery
 
-    return bigquery.SchemaField(column["name"], column["type"], mode=column.get("mode", "NULLABLE"),
-                                description=column.get("description"))
+    return bigquery.SchemaField.from_api_repr(column)  # a RECORD with its `fields`, recursively
 
 
 def _first_line(exc: Exception) -> str:

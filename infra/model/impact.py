@@ -124,9 +124,9 @@ def contract_changes(before: Warehouse, after_columns: dict[str, tuple[str, tupl
                                 list(columns).index(c) == position), None)
                 how = f"renamed to {renamed.name}" if renamed else "removed"
                 out.append(ContractChange(key, file, column.name, f"column {column.name} of {key} is {how}"))
-            elif (new.type, new.mode == "REPEATED") != (column.type, column.mode == "REPEATED"):
+            elif new.sql_type.lower() != column.sql_type.lower():  # the type, array-ness and STRUCT fields
                 out.append(ContractChange(key, file, column.name, f"column {column.name} of {key} changes from "
-                                          f"{column.type} {column.mode} to {new.type} {new.mode}"))
+                                          f"{column.sql_type} {column.mode} to {new.sql_type} {new.mode}"))
     return out
 
 

@@ -2,10 +2,10 @@
 
 For every dataset of the project: its location, labels, description and ACL; for the datasets the
 files manage, every table and view with its type, schema (name, type, mode, description),
-partitioning and clustering. For each raw source: whether its dataset exists and its ACL (the
-loaders' owners grant the warehouse's accounts there). Types are compared in standard SQL names:
-the API may answer with the legacy aliases (INTEGER, FLOAT, BOOLEAN, RECORD), which
-docs/real-world.md lists.
+partitioning and clustering (a STRUCT column with its fields). For each raw source: whether its
+dataset exists and its ACL (the loaders' owners grant the warehouse's accounts there). Types are
+compared in standard SQL names: the API may answer with the legacy aliases (INTEGER, FLOAT,
+BOOLEAN, RECORD), which docs/real-world.md lists.
 
 Deliberately not here: the comparison with the declarations (`migration.py`), and objects other
 than datasets and tables (routines, models, transfer configs, service accounts).
@@ -34,6 +34,7 @@ class LiveColumn:
     type: str  # standard SQL name
     mode: str
     description: str
+    fields: tuple[LiveColumn, ...] = ()  # a STRUCT's (RECORD's) columns
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,13 @@ def _dataset(client: Any, project: str, dataset_id: str) -> LiveDataset:
     return LiveDataset(dataset_id, project, str(got.location or ""), got.description, dict(got.labels or {}), acl)
 
 
+def _columns(schema: Any) -> tuple[LiveColumn, ...]:
+    return tuple(LiveColumn(f.name, standard_type(f.field_type), str(f.mode or "NULLABLE").upper(),
+                            f.description or "", _columns(f.fields or ())) for f in schema)
+
+
 def _table(table: Any) -> LiveTable:
-    columns = tuple(LiveColumn(f.name, standard_type(f.field_type), str(f.mode or "NULLABLE").upper(),
-                               f.description or "") for f in (table.schema or ()))
+    columns = _columns(table.schema or ())
     partitioning = table.time_partitioning
     return LiveTable(
         table.table_id, str(table.table_type or "TABLE"), columns,

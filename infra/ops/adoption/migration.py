@@ -230,32 +230,47 @@ def _partitioning_change(spec, table: LiveTable) -> str | None:
 
 
 def schema_differences(declared: tuple[Column, ...], live) -> list[str]:
-    """The differences between a contract and a live schema, each with what it does to the runs."""
+    """The differences between a contract and a live schema, each with what it does to the runs. A
+    STRUCT is compared field by field (`event_params.value.int_value`)."""
+    out: list[str] = []
+    described: list[str] = []
+    _compare(declared, live, "", out, described)
+    if described:
+        shown = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
+        out.append(f"the descriptions of {len(described)} of {_count(declared)} columns are not the contract's "
+                   f"({shown})")
+    return out
+
+
+def _compare(declared, live, prefix: str, out: list[str], described: list[str]) -> None:
     have = {c.name.lower(): c for c in live}
     want = {c.name.lower(): c for c in declared}
-    out = []
-    described: list[str] = []
     for key, c in want.items():
-        found = have.get(key)
+        name, found = prefix + c.name, have.get(key)
         if found is None:
-            out.append(f"{c.name} is missing (every run fails: the INSERT names it)")
+            out.append(f"{name} is missing (every run fails: the INSERT names it)" if not prefix else
+                       f"{name} is missing (runs fail: the STRUCT the query writes has it)")
             continue
         if found.type != c.type:
-            out.append(f"{c.name} is {found.type}, declared {c.type} (runs fail unless BigQuery coerces it)")
+            out.append(f"{name} is {found.type}, declared {c.type} (runs fail unless BigQuery coerces it)")
+        elif c.type == "STRUCT":
+            _compare(c.fields, found.fields, f"{name}.", out, described)
         if found.mode != c.mode:
             effect = ("a NULL fails the run" if found.mode == "REQUIRED" else
                       "REQUIRED is not enforced by the table" if c.mode == "REQUIRED" else "the shape differs")
-            out.append(f"{c.name} is {found.mode}, declared {c.mode} ({effect})")
+            out.append(f"{name} is {found.mode}, declared {c.mode} ({effect})")
         if (found.description or "") != c.description:
-            described.append(c.name)
+            described.append(name)
     for key, found in have.items():
         if key not in want:
-            effect = "every run fails: the INSERT leaves it NULL" if found.mode == "REQUIRED" else "runs leave it NULL"
-            out.append(f"{found.name} is not declared ({effect})")
-    if described:
-        shown = ", ".join(described[:3]) + (f" and {len(described) - 3} more" if len(described) > 3 else "")
-        out.append(f"the descriptions of {len(described)} of {len(want)} columns are not the contract's ({shown})")
-    return out
+            effect = "the STRUCT the query writes lacks it" if prefix else \
+                "every run fails: the INSERT leaves it NULL" if found.mode == "REQUIRED" else "runs leave it NULL"
+            out.append(f"{prefix}{found.name} is not declared ({effect})")
+
+
+def _count(columns) -> int:
+    """Columns and STRUCT fields, at every level."""
+    return sum(1 + _count(c.fields) for c in columns)
 
 
 def _undeclared_table(warehouse: Warehouse, dataset_id: str, table: LiveTable) -> Change:
