@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
 from infra.checks.run_order import must_run_after
+from infra.checks.scripts import ParsedScript, parse_script, script_problems
+from infra.checks.self_reads import self_read_problem
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.keys import suggest
@@ -61,14 +63,17 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:
         try:
-            parsed[q.key] = parse(q.sql)
+            parsed[q.key] = parse_script(q.sql) if q.is_script else parse(q.sql)
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
         reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
-        if reads == {r.key for r in parsed[q.key].refs}:
+        if reads == {r.key for r in parsed[q.key].refs} and not q.is_script:  # a script's columns: scripts.py
             complete.add(q.key)
-        lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads)
+        for problem in script_problems(q.key, parsed[q.key]) if q.is_script else ():
+            problems.add(q.sql_file, problem.line, "", problem.what, problem.fix)
+        # A read of its own earlier rows is no edge: it depends on no other query (self_reads.py).
+        lineage.add(Node(q.key, by_dataset[q.dataset].layer, "view" if q.is_view else "table"), reads - {q.key})
 
     for cycle in lineage.cycles():
         first = by_key[cycle[0]]
@@ -102,6 +107,9 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
 
 
 def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
+    """The SQL with the stack's names, in every statement of a script (the tables it writes too)."""
+    p = p.all_refs if isinstance(p, ParsedScript) else p
+
     def qualify(ref: TableRef) -> str:
         if ref.dataset in by_source:
             return f"`{stack.source_project}.{by_source[ref.dataset].dataset_id}.{ref.table}`"
@@ -161,9 +169,11 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
             problems.add(q.sql_file, ref.line, "", f"unknown table {ref.key}: {why}{suggest(ref.key, known)}",
                          "read a declared table (datasets/sources/*.yaml, scheduled_queries/) or declare it")
             continue
-        if ref.key == q.key:
-            problems.add(q.sql_file, ref.line, "", f"the query reads its own table {ref.key}",
-                         "read the upstream tables instead (a self-read is a cycle)")
+        # A script writes its own table itself (a MERGE reads its target); an incremental query may
+        # read its own partitions strictly before the one it writes.
+        refused = self_read_problem(q, ref) if ref.key == q.key and not q.is_script else None
+        if refused:
+            problems.add(q.sql_file, ref.line, "", *refused)
             continue
         reads.add(ref.key)
     return reads
