@@ -48,6 +48,9 @@ ASSERT (SELECT COUNT(*) FROM mart.f) > 0 AS 'mart.f is empty';
 BEGIN TRANSACTION;
 UPDATE stg_external.own SET id = LOWER(id) WHERE TRUE;
 COMMIT TRANSACTION;
+FOR row IN (SELECT id FROM mart.g) DO
+  DELETE FROM stg_external.own WHERE id = row.id;
+END FOR;
 """
 
 
@@ -55,9 +58,10 @@ def test_every_statement_s_reads_and_writes_are_found_with_their_place():
     p = parse_script(SCRIPT)
     assert [(r.key, r.line) for r in p.refs] == [
         ("mart.a", 4), ("stripe.customers", 5), ("mart.b", 6), ("mart.c", 8), ("mart.d", 11), ("mart.e", 16),
-        ("mart.f", 21)]
+        ("mart.f", 21), ("mart.g", 25)]
     assert [(r.key, r.line) for r in p.writes] == [
-        ("stg_external.own", 7), ("stg_external.own", 9), ("stg_external.own", 16), ("stg_external.own", 23)]
+        ("stg_external.own", 7), ("stg_external.own", 9), ("stg_external.own", 16), ("stg_external.own", 23),
+        ("stg_external.own", 26)]
     for ref in p.refs + p.writes:  # spans in the whole file, so that resolve() rewrites every statement
         assert SCRIPT[ref.start:ref.end + 1] == ref.key
     assert p.parameters == {"run_date"}  # @@error is a system variable, not a parameter
@@ -144,6 +148,20 @@ def test_the_plan_schedules_the_script_as_written_with_the_stack_s_names(forms):
     table_resource = next(r for r in plan.resources if r.name == f"{UPSERT}-table")
     assert [c["name"] for c in json.loads(table_resource.inputs["schema"])] == [
         "customer_id", "email", "user_id", "created_at", "loaded_at"]  # the YAML's columns: the contract
+
+
+def test_the_iam_preflight_sees_the_tables_a_script_writes(forms):
+    from infra.policies.evaluate import resources_of, settings_for
+    from infra.policies.job_permissions import RULE, uses_of
+
+    warehouse = load_for_stack(forms, "prod")
+    resources = resources_of(run_program(forms, "prod"))
+    uses = {(u.statement, u.source, u.destination) for u in uses_of(resources, settings_for(warehouse))
+            if u.job == "scheduled query staging/stripe/stg_stripe_customers_upserted"}
+    # The MERGE's target is written (tables.updateData), the raw source read.
+    assert uses == {("write_dml", None, "acme-warehouse-prod.production_stg_external"),
+                    ("read", "acme-warehouse-prod.stitch_stripe", None)}
+    assert RULE.validate(resources, settings_for(warehouse)) == []
 
 
 def test_a_script_s_table_holds_history_and_is_written_by_nothing_else(forms):

@@ -6,9 +6,10 @@ does not wrap it in the DML of `write_sql.py`. To give every statement the check
 `parse_script` splits the file at its semicolons (outside parentheses) and reads each part:
 
 - procedural wrappers are peeled off: `IF <cond> THEN`, `ELSEIF <cond> THEN`, `ELSE`, `WHILE <cond>
-  DO`, `LOOP`, `REPEAT`, `BEGIN` (a block, not `BEGIN TRANSACTION`), `EXCEPTION WHEN ERROR THEN`,
-  `END ...`, `BREAK`/`LEAVE`/`CONTINUE`/`ITERATE`/`RETURN`; a condition and an `ASSERT` are read
-  as the expression of a SELECT, so a table they read is a reference like any other;
+  DO`, `FOR x IN (<query>) DO`, `LOOP`, `REPEAT`, `BEGIN` (a block, not `BEGIN TRANSACTION`),
+  `EXCEPTION WHEN ERROR THEN`, `END ...`, `BREAK`/`LEAVE`/`CONTINUE`/`ITERATE`/`RETURN`; a
+  condition, a FOR's query and an `ASSERT` are read as the expression of a SELECT, so a table they
+  read is a reference like any other;
 - every other statement is parsed with sqlglot's BigQuery dialect: DECLARE, SET, SELECT, INSERT,
   MERGE, UPDATE, DELETE, TRUNCATE TABLE, CREATE TEMP TABLE, DROP TABLE, BEGIN TRANSACTION, COMMIT,
   ROLLBACK. `EXECUTE IMMEDIATE` and `CALL` are refused: what they read is invisible;
@@ -240,6 +241,13 @@ def _pieces(sql: str) -> tuple[list[_Piece], list[ScriptProblem]]:
                 if word != "EXCEPTION":
                     out.append(_Piece(rest[:cut[0]], base, condition=True))
                 text, start = rest[cut[1]:], base + cut[1]
+            elif word == "FOR":  # FOR x IN (<query>) DO: the query is read
+                into = _condition_end(rest, "IN")
+                cut = _condition_end(rest[into[1]:], "DO") if into else None
+                if cut is None:
+                    raise SqlError(sql.count("\n", 0, start + at) + 1, "SQL does not parse: FOR without IN ... DO")
+                out.append(_Piece(rest[into[1]:into[1] + cut[0]], base + into[1], condition=True))
+                text, start = rest[into[1] + cut[1]:], base + into[1] + cut[1]
             elif word == "BEGIN" and not rest.strip():
                 break  # BEGIN; alone starts a transaction, as BEGIN TRANSACTION does
             elif word in _PREFIXES or (word == "BEGIN" and not re.match(r"\s+TRANSACTION\b", rest, re.I)):
