@@ -118,3 +118,12 @@ def test_run_local_reads_the_day_before_s_own_partition(project):
     users = [user for _, user in first_edits]
     assert len(users) == len(set(users)), first_edits  # each user once: the earlier partition was read
     assert ("2026-10-31", "u_alice") in first_edits and ("2026-11-01", "u_alice") not in first_edits
+
+
+def test_the_columns_of_its_own_table_are_resolved_against_its_contract(project):
+    shutil.copytree(FORMS, project / "scheduled_queries", dirs_exist_ok=True)
+    sql = project / PRODUCT / "product_user_last_seen.sql"
+    sql.write_text(sql.read_text().replace("SELECT user_id, days_seen_bits\n", "SELECT user_id, days_seen_bit\n"))
+    line, _ = problems_of(project)  # and the CTE's column that no longer exists, below
+    assert line.startswith(f"{PRODUCT}/product_user_last_seen.sql:10: ")
+    assert "unknown column days_seen_bit:" in line and "did you mean 'days_seen_bits'" in line
