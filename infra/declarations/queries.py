@@ -1,6 +1,7 @@
 """Scheduled queries and views: `scheduled_queries/<layer>/<folder>/<name>.sql` beside `<name>.yaml`.
 
-Each pair declares one table (built by a scheduled query of the Data Transfer Service) or one
+Each pair declares one table (built by a scheduled query of the Data Transfer Service; with
+`kind: script`, by a BigQuery script scheduled as written, that writes the table itself) or one
 view. The YAML holds the contract (description, column schema, partitioning, clustering) and how
 it runs (schedule, write disposition, incremental or full refresh); the SQL is what runs. Layers
 are folders (`staging`, `mart`, `ml`, `sync`, `reporting`), and defaults come from the folders:
