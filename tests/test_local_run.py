@@ -52,12 +52,14 @@ def test_the_sql_run_is_the_plans_not_the_files(local_run, dev_plan):
     assert "`acme-warehouse-dev.dev_stg_external.stg_stripe_subscriptions`" in transfer
 
 
-def test_incremental_tables_hold_only_the_day_before_the_run(local_run, emulator):
+def test_incremental_tables_keep_the_day_before_s_partition_for_the_run_date(local_run, emulator):
+    # The run on the day before the run date wrote 2026-10-31; the run date's replaced only its
+    # own partition, 2026-11-01, as production's would (a self-reading query reads the earlier one).
     got = rows(emulator, "SELECT DISTINCT event_date FROM `acme-warehouse-dev.dev_stg_external.amplitude_events` "
-                         "WHERE event_date >= '2000-01-01'")
-    assert got == [{"event_date": dt.date(2026, 11, 1)}]
-    got = rows(emulator, "SELECT DISTINCT as_of_date FROM `acme-warehouse-dev.dev_mart.revenue_mrr`")
-    assert got == [{"as_of_date": dt.date(2026, 11, 1)}]
+                         "WHERE event_date >= '2000-01-01' ORDER BY event_date")
+    assert got == [{"event_date": dt.date(2026, 10, 31)}, {"event_date": dt.date(2026, 11, 1)}]
+    got = rows(emulator, "SELECT DISTINCT as_of_date FROM `acme-warehouse-dev.dev_mart.revenue_mrr` ORDER BY 1")
+    assert got == [{"as_of_date": dt.date(2026, 10, 31)}, {"as_of_date": dt.date(2026, 11, 1)}]
 
 
 def test_app_events_are_the_app_subset_with_properties_extracted(local_run, emulator):

@@ -3,8 +3,11 @@
 Given the loaded query specs, datasets and raw sources, this parses every SQL file once and
 applies the rules `check` enforces (each problem names the SQL or YAML file and line):
 
-- every file parses as one SELECT, and names tables as `dataset.table` that are declared
-  (a raw source's table, or another query's or view's destination);
+- every file parses as one SELECT (a script, `kind: script`: every statement, `scripts.py`, which
+  writes only its own table), and names tables as `dataset.table` that are declared (a raw
+  source's table, or another query's or view's destination);
+- a query reads its own table only when it is incremental and reads strictly earlier partitions
+  (`self_reads.py`); that read is no edge of the lineage;
 - each destination is declared once, in a managed dataset of the folder's layer;
 - the lineage is a DAG (a cycle is reported with its path);
 - every scheduled query runs after the scheduled queries it reads from, with a margin;
@@ -27,6 +30,8 @@ from dataclasses import dataclass
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
 from infra.checks.run_order import must_run_after
+from infra.checks.scripts import ParsedScript, parse_script, script_problems
+from infra.checks.self_reads import self_read_problem
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
 from infra.declarations.columns import Column
 from infra.declarations.datasets import FAMILY_SUFFIX, DatasetSpec, SourceSpec, SourceTable
@@ -63,14 +68,17 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:
         try:
-            parsed[q.key] = parse(q.sql)
+            parsed[q.key] = parse_script(q.sql) if q.is_script else parse(q.sql)
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
         reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
-        if reads == {r.key for r in parsed[q.key].refs}:
+        if reads == {r.key for r in parsed[q.key].refs} and not q.is_script:  # a script's columns: scripts.py
             complete.add(q.key)
-        lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads)
+        for problem in script_problems(q.key, parsed[q.key]) if q.is_script else ():
+            problems.add(q.sql_file, problem.line, "", problem.what, problem.fix)
+        # A read of its own earlier rows is no edge: it depends on no other query (self_reads.py).
+        lineage.add(Node(q.key, by_dataset[q.dataset].layer, "view" if q.is_view else "table"), reads - {q.key})
 
     for cycle in lineage.cycles():
         first = by_key[cycle[0]]
@@ -113,6 +121,9 @@ def _readable_columns(table: SourceTable) -> tuple[Column, ...]:
 
 
 def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
+    """The SQL with the stack's names, in every statement of a script (the tables it writes too)."""
+    p = p.all_refs if isinstance(p, ParsedScript) else p
+
     def qualify(ref: TableRef) -> str:
         if ref.dataset in by_source:
             source = by_source[ref.dataset]
@@ -178,9 +189,11 @@ def _check_references(q, p: ParsedQuery, by_key, source_tables, by_dataset, by_s
                                                   "refuses a wildcard table name without them",
                          f"write `` `{ref.key}` ``")
             continue
-        if ref.key == q.key:
-            problems.add(q.sql_file, ref.line, "", f"the query reads its own table {ref.key}",
-                         "read the upstream tables instead (a self-read is a cycle)")
+        # A script writes its own table itself (a MERGE reads its target); an incremental query may
+        # read its own partitions strictly before the one it writes.
+        refused = self_read_problem(q, ref) if ref.key == q.key and not q.is_script else None
+        if refused:
+            problems.add(q.sql_file, ref.line, "", *refused)
             continue
         reads.add(ref.key)
     return reads

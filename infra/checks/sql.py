@@ -154,17 +154,24 @@ def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable
 def _filtered(table: exp.Table, column: str) -> bool:
     """True when the SELECT that reads `table` has a condition (WHERE or the JOIN's ON) that
     compares `column` of that table with @run_date or @run_time (or the current date or time)."""
+    alias = table.alias_or_name
+    return any(_bounds(conjunct, column, alias) for conjunct in read_conjuncts(table))
+
+
+def read_conjuncts(table: exp.Table) -> list[exp.Expression]:
+    """The conditions ANDed on the rows read from `table`: the conjuncts of the WHERE of the
+    SELECT that reads it and of its JOIN's ON (none when no SELECT reads it)."""
     select = table.find_ancestor(exp.Select)
     if select is None:
-        return False
-    alias = table.alias_or_name
+        return []
     conditions = []
     if select.args.get("where") is not None:
         conditions.append(select.args["where"].this)
     join = table.find_ancestor(exp.Join)
     if join is not None and join.args.get("on") is not None:
         conditions.append(join.args["on"])
-    return any(_bounds(condition, column, alias) for condition in conditions)
+    return [conjunct for condition in conditions
+            for conjunct in (condition.flatten() if isinstance(condition, exp.And) else [condition])]
 
 
 def _bounds(condition: exp.Expression, column: str, alias: str) -> bool:

@@ -1,6 +1,7 @@
 """Scheduled queries and views: `scheduled_queries/<layer>/<folder>/<name>.sql` beside `<name>.yaml`.
 
-Each pair declares one table (built by a scheduled query of the Data Transfer Service) or one
+Each pair declares one table (built by a scheduled query of the Data Transfer Service; with
+`kind: script`, by a BigQuery script scheduled as written, that writes the table itself) or one
 view. The YAML holds the contract (description, column schema, partitioning, clustering) and how
 it runs (schedule, write disposition, incremental or full refresh); the SQL is what runs. Layers
 are folders (`staging`, `mart`, `ml`, `sync`, `reporting`), and defaults come from the folders:
@@ -31,7 +32,7 @@ from infra.declarations.schedule import Schedule, ScheduleError, parse_schedule
 from infra.problems import Problems
 
 LAYERS = ("staging", "mart", "ml", "sync", "reporting")
-KINDS = ("table", "view")
+KINDS = ("table", "view", "script")
 WRITE_DISPOSITIONS = ("WRITE_TRUNCATE", "WRITE_APPEND")
 PARTITION_GRANULARITY = ("DAY", "HOUR", "MONTH", "YEAR")
 DEFAULTS_FILE = "_defaults.yaml"
@@ -101,6 +102,11 @@ class QuerySpec:
     @property
     def is_view(self) -> bool:
         return self.kind == "view"
+
+    @property
+    def is_script(self) -> bool:
+        """A BigQuery script scheduled as written, that writes its own table (`infra/checks/scripts.py`)."""
+        return self.kind == "script"
 
 
 def load_queries(root: Path, problems: Problems, folders: Folders | None = None) -> tuple[QuerySpec, ...]:
@@ -218,7 +224,8 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
     return QuerySpec(
         name=yaml_path.stem, layer=layer, folder=folder, file=file, sql_file=relative(sql_path, root), sql=sql,
         kind=kind, dataset=v["dataset"], description=v["description"].strip(), schedule=schedule,
-        write_disposition=v["write_disposition"], incremental=v["incremental"], partitioning=partitioning,
+        write_disposition=v["write_disposition"], incremental=v["incremental"] and kind != "script",
+        partitioning=partitioning,
         clustering=tuple(v["clustering"]), columns=columns, labels=MappingProxyType(dict(v["labels"])),
         after_margin_minutes=v["after_margin_minutes"],
         schedule_line=doc.lines.get(("schedule",)),
@@ -278,6 +285,13 @@ def _check_table_options(doc: Doc, v: dict, kind: str, columns: tuple[Column, ..
         for key in ("partitioning", "clustering", "incremental"):
             if (doc.data or {}).get(key):
                 problems.add(file, doc.line((key,)), key, f"a view has no {key}", f"remove `{key}:`")
+        return
+    if kind == "script":
+        for key in ("incremental", "write_disposition"):
+            if key in (doc.data or {}):
+                problems.add(file, doc.line((key,)), key, f"a script writes its table itself: `{key}:` does not apply",
+                             f"remove `{key}:`; the script's INSERT, MERGE or DELETE say how it writes")
+        check_labels(doc, v.get("labels"), problems)
         return
     if v.get("incremental") and partitioning is None and "partitioning" not in (doc.data or {}):
         problems.add(file, doc.line(("incremental",)), "incremental",

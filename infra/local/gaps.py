@@ -23,6 +23,15 @@ An operand of unknown type (no schema, or a column the schema does not hold) get
 only (sqlglot reads `WEEK` as `WEEK(SUNDAY)`), as before the types were known; a TIMESTAMP or
 DATETIME operand is left to the emulator.
 
+A multi-statement query gets no query parameters in the emulator ("Values were not provided for
+the following prepared statement parameters"), and its variables (DECLARE, SET) and temporary
+tables live only inside one job: a scheduled script (`kind: script`) therefore runs as one job
+with `@run_date` and `@run_time` written as literals of the run's values (`inline_parameters`), and
+each of its statements adapted as above (`adapt_script`). The emulator keeps a temporary table after
+the job that made it, where no listing shows it, so the next run's `CREATE TEMP TABLE` of the same
+name fails ("Already Exists"): the local run creates it with `CREATE OR REPLACE TEMP TABLE`.
+`ASSERT` does not parse in the emulator.
+
 Not a gap of the emulator but of the local run's clock: the fixtures are for one logical run
 (`tests/fixtures/_run.yaml`), while the emulator's `CURRENT_DATE()` is today's. In production a
 scheduled query runs on its run day, so `CURRENT_DATE()`, `CURRENT_TIMESTAMP()` and
@@ -33,6 +42,7 @@ view that reads "the past 7 days" reads the fixtures' days whatever day the loca
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Mapping
 
 import sqlglot
@@ -72,6 +82,50 @@ def adapt_for_emulator(sql: str, clock: dt.datetime | None = None, schema: Schem
     adapted = tree.transform(now) if clock is not None else tree
     adapted = adapted.transform(date_trunc)
     return adapted.sql("bigquery") if changed else sql
+
+
+def inline_parameters(script: str, values: Mapping[str, dt.date | dt.datetime]) -> str:
+    """`script` with each `@name` of `values` replaced by its literal (`DATE '2026-11-02'`,
+    `TIMESTAMP '2026-11-02 04:40:00+00'`), comments and strings untouched."""
+    from sqlglot.dialects.bigquery import BigQuery
+    from sqlglot.tokens import TokenType
+
+    spans = []
+    tokens = BigQuery().tokenize(script)
+    for before, after in itertools.pairwise(tokens):
+        value = values.get(after.text.lower())
+        if before.token_type == TokenType.PARAMETER and value is not None and after.start == before.end + 1:
+            literal = (f"TIMESTAMP '{value.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S')}+00'"
+                       if isinstance(value, dt.datetime) else f"DATE '{value.isoformat()}'")
+            spans.append((before.start, after.end + 1, literal))
+    for start, end, literal in reversed(spans):
+        script = script[:start] + literal + script[end:]
+    return script
+
+
+def adapt_script(statements: list[str], clock: dt.datetime | None = None, schema: Schema | None = None) -> str:
+    """The statements of a script, each adapted (`adapt_for_emulator`) where sqlglot reads it as one
+    statement, joined into one script again (procedural lines such as `END IF` are left as they are)."""
+    import logging
+
+    out = []
+    quiet = logging.getLogger("sqlglot")
+    level, quiet.level = quiet.level, logging.ERROR  # procedural statements fall back to a Command: no news
+    try:
+        for statement in statements:
+            try:
+                tree = sqlglot.parse_one(statement, read="bigquery")
+                props = tree.args.get("properties") if isinstance(tree, exp.Create) else None
+                if props is not None and any(isinstance(p, exp.TemporaryProperty) for p in props.expressions) \
+                        and not tree.args.get("replace"):
+                    tree.set("replace", True)
+                    statement = tree.sql("bigquery")
+                out.append(adapt_for_emulator(statement, clock, schema))
+            except sqlglot.errors.SqlglotError:
+                out.append(statement)
+    finally:
+        quiet.level = level
+    return ";\n".join(out) + ";\n"
 
 
 def _week_start(node: exp.DateTrunc) -> str | None:

@@ -13,18 +13,23 @@
    plan's `DataTransferConfig` holds (not a copy of the files), which writes the rows into the
    declared table by DML (`infra/resources/write_sql.py`).
 
-Incremental queries run on two run dates: first the day before the run date (with the queries and
-views they read), then every query and view on the run date, which rebuilds every table, so that
-what stays in the emulator is the run date's. Of two consecutive days one is not the 1st of a
+Incremental queries and scripts run on two run dates: first the day before the run date (with the
+queries and views they read), then every query and view on the run date, which rebuilds every
+table but theirs, so that what stays in the emulator is the run date's. Their tables hold history
+(an incremental build replaces one partition, a script upserts), so the run date's build finds
+the day before's rows, as production's would: an incremental query that reads its own earlier
+partitions (`infra/checks/self_reads.py`) reads them there. Of two consecutive days one is not the 1st of a
 month, so a query whose grain does not match its partition (a monthly `DATE_TRUNC` written into a
 DAY partition replaced per day) fails on one of them. A query or view downstream of a failure
 (through views too) is skipped, naming the failure, never checked on the rows it did not get; one
 that returns no rows passes its contract with a warning (`Result.empty`).
 
 Emulator gaps are worked around here, never in the SQL (docs/local-bigquery.md): the emulator
-passes no query parameters to a multi-statement script, so the script's statements run one by
-one, each byte for byte; it does not enforce REQUIRED on DML, which the contract check does
-before anything is written; current-time functions read the run's moment (`gaps.py`).
+passes no query parameters to a multi-statement script, so a build's statements run one by
+one, each byte for byte, and a scheduled script (`kind: script`, whose variables and temporary
+tables live in one job) runs whole with the parameters written as literals (`gaps.py`); it does
+not enforce REQUIRED on DML, which the contract check does before anything is written;
+current-time functions read the run's moment (`gaps.py`).
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ from typing import Any
 import yaml
 
 from infra.local.contract import contract_problems, partition_problems
-from infra.local.gaps import PARAMETER_TYPES, Schema, adapt_for_emulator
+from infra.local.gaps import PARAMETER_TYPES, Schema, adapt_for_emulator, adapt_script, inline_parameters
 from infra.local.names import address_of, local_schema
 from infra.model.backups import snapshot_table_name
 from infra.model.warehouse import Warehouse
@@ -157,6 +162,7 @@ class LocalRun:
         self.by_name = {r.name: r for r in plan.resources}
         self.schema: Schema = local_schema(warehouse, plan)
         self.keys = self._with_upstream(select) if select is not None else None
+        self.kept: set[str] = set()  # tables holding history, built on an earlier day: not recreated
 
     # -- set-up -----------------------------------------------------------------------------
     def create_datasets(self) -> None:
@@ -224,7 +230,7 @@ class LocalRun:
         two results, the run date's last."""
         self.create_datasets()
         results = self.create_sources()
-        before = self._with_upstream(q.spec.key for q in self.warehouse.queries if q.spec.incremental)
+        before = self._with_upstream(q.spec.key for q in self.warehouse.queries if _holds_history(q.spec))
         if self.keys is not None:
             before &= self.keys
         results += self._build(previous_run_date(self.run_date), before, report=lambda r: r.incremental or r.failed)
@@ -276,7 +282,8 @@ class LocalRun:
     def _skip(self, key: str, day: dt.date, failed_upstream: tuple[str, ...]) -> Result:
         spec = self.warehouse.query(key).spec
         kind = "view" if spec.is_view else "table"
-        result = Result(key, kind, run_date=day, incremental=spec.incremental, skipped_for=failed_upstream)
+        result = Result(key, kind, run_date=day, incremental=_holds_history(spec), skipped_for=failed_upstream)
+        self.kept.discard(key)
         # Declared, it exists whatever its build does: empty here, so that nothing reads an
         # earlier day's rows as this day's.
         with contextlib.suppress(Exception):
@@ -360,7 +367,7 @@ class LocalRun:
 
         query = self.warehouse.query(key)
         spec = query.spec
-        result = Result(key, "table", run_date=day, incremental=spec.incremental)
+        result = Result(key, "table", run_date=day, incremental=_holds_history(spec))
         started = time.monotonic()
         script = self.by_name[f"{key}-transfer"].inputs["params"]["query"]
         run_time = run_time_of(day, spec.schedule.time_of_day if spec.schedule else None)
@@ -369,7 +376,14 @@ class LocalRun:
             bigquery.ScalarQueryParameter("run_time", PARAMETER_TYPES["run_time"], run_time),
         ])
         try:
-            self._create_table(self.by_name[f"{key}-table"], day)
+            if key not in self.kept:
+                self._create_table(self.by_name[f"{key}-table"], day)
+            if _holds_history(spec):
+                self.kept.add(key)
+            if spec.is_script:
+                self._script(key, script, day, run_time, result)
+                result.seconds = time.monotonic() - started
+                return result
             select = query.sql.rstrip().rstrip(";").rstrip()
             if select not in script:
                 raise LocalRunError("the plan's script does not hold the query's SQL")
@@ -388,8 +402,26 @@ class LocalRun:
         result.seconds = time.monotonic() - started
         return result
 
+    def _script(self, key: str, script: str, day: dt.date, run_time: dt.datetime, result: Result) -> None:
+        """A scheduled script, as the plan holds it, in one job (emulator gap: no parameters in a
+        multi-statement job, and its variables and temporary tables live in one job); then its table
+        against the contract (no NULL in a REQUIRED column: the emulator does not enforce it)."""
+        spec = self.warehouse.query(key).spec
+        literal = inline_parameters(script, {"run_date": day, "run_time": run_time})
+        self._query(adapt_script(split_statements(literal), run_time, self.schema)).result(timeout=_TIMEOUT)
+        job = self._query(f"SELECT * FROM `{address_of(self.warehouse, key)}`")
+        rows = list(job.result(timeout=_TIMEOUT))
+        result.rows = len(rows)
+        result.problems = contract_problems(spec.columns, job.result(timeout=_TIMEOUT).schema, rows)
+
     def _query(self, sql: str, config: Any = None) -> Any:
         return query_job(self.client, sql, config)
+
+
+def _holds_history(spec: Any) -> bool:
+    """An incremental table (one partition a run) or a script's (it writes what it decides): its
+    rows of an earlier run stay for the next one."""
+    return spec.incremental or spec.is_script
 
 
 def query_job(client: Any, sql: str, config: Any = None) -> Any:

@@ -153,8 +153,9 @@ class Backups:
 
 
 def is_history(query: QuerySpec) -> bool:
-    """A table that accumulates history (incremental or appended): its past cannot be rebuilt."""
-    return not query.is_view and (query.incremental or query.write_disposition == "WRITE_APPEND")
+    """A table that accumulates history (incremental, appended, or written by its own script, such as
+    a MERGE upsert): its past cannot be rebuilt."""
+    return not query.is_view and (query.incremental or query.write_disposition == "WRITE_APPEND" or query.is_script)
 
 
 def resolve_backups(decl: BackupDeclarations, datasets: tuple[DatasetSpec, ...], sources: tuple[SourceSpec, ...],

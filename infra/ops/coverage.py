@@ -111,7 +111,8 @@ def _table(warehouse: Warehouse, query) -> TableCoverage:
     snapshots = snapshot_policies_of(warehouse, spec.dataset, spec.name)
     copies = copy_policies_of(warehouse, spec.dataset)
     if is_history(spec):
-        why = "incremental: one day per run" if spec.incremental else "appended to on each run"
+        why = ("incremental: one day per run" if spec.incremental else "written by its own script" if spec.is_script
+               else "appended to on each run")
         return TableCoverage(spec.key, table_id, HISTORY, why, snapshots, copies)
     inputs = ultimate_inputs(warehouse, spec.key)
     unprotected = tuple(sorted(k for k in inputs if not _snapshotted(warehouse, k)))

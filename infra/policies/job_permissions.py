@@ -38,7 +38,10 @@ from infra.vocabulary import DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, TRANSFER_TYP
 
 DATA = Path(__file__).with_name("job_permissions.yaml")
 ROLE_ORDER = ("READER", "WRITER", "OWNER")
-_INSERT = re.compile(r"^\s*INSERT INTO `([^`]+)`", re.M)
+# The table a DML statement writes: a build's INSERT, and a scheduled script's INSERT, MERGE, UPDATE,
+# DELETE or TRUNCATE TABLE (`kind: script`, infra/checks/scripts.py).
+_INSERT = re.compile(
+    r"^\s*(?i:INSERT(?:\s+INTO)?|MERGE(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|TRUNCATE\s+TABLE)\s+`([^`]+)`", re.M)
 _TABLE = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)`")
 _SCHEMA = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.INFORMATION_SCHEMA\.TABLES`")
 _SNAPSHOT_INTO = re.compile(r"CREATE SNAPSHOT TABLE `([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.")
