@@ -25,8 +25,10 @@ from dataclasses import dataclass
 
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
+from infra.checks.output_names import ANONYMOUS_LABEL
 from infra.checks.run_order import must_run_after
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.checks.sqlglot_log import problem_text
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.keys import suggest
 from infra.declarations.queries import QuerySpec
@@ -65,6 +67,8 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
+        for message in parsed[q.key].warnings:
+            problems.add(q.sql_file, None, "", *problem_text(message))
         reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
         if reads == {r.key for r in parsed[q.key].refs}:
             complete.add(q.key)
@@ -207,8 +211,14 @@ def _check_contract(q: QuerySpec, p: ParsedQuery, columns: ColumnAnalysis | None
                      f"{detail or 'same columns in another order'}",
                      "make the SELECT list and `columns:` match (names and order): the columns are the contract")
         return
+    anonymous = columns.anonymous if columns is not None else frozenset(
+        n for n in p.output_columns or () if ANONYMOUS_LABEL.match(n))
     for (name, inferred), column in zip(outputs, q.columns, strict=True):
-        if not compatible(inferred, column.type):
+        if name in anonymous and not q.is_view:
+            problems.add(q.sql_file, None, "", f"column {name} of the SELECT has no alias: BigQuery labels it {name} "
+                         "in a result, but the build reads the SELECT's columns by name and an unaliased column has "
+                         "none", f"alias it in the SELECT (`... AS {name}`, or a clearer name in both files)")
+        elif not compatible(inferred, column.type):
             problems.add(q.sql_file, None, "", f"column {name} is {inferred} in the SELECT, but {q.file} declares "
                          f"{column.type}", f"CAST it in the SELECT (`CAST(... AS {column.type}) AS {name}`) or "
                          "declare the type it has")
