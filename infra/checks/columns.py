@@ -151,12 +151,19 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
         if not isinstance(scope.expression, exp.Select):
             continue
         for column in scope.columns:
+            pivoted = _pivot_columns(scope, column.table, schema) \
+                if column.table and not column.find_ancestor(exp.Pivot) else None
             source = scope.sources.get(column.table) if column.table else None
-            known = _source_columns(source, schema) if source is not None else []
+            known = pivoted[1] if pivoted is not None else _source_columns(source, schema) if source is not None else []
+            if pivoted is not None and column.name in known:
+                told.add(id(column))  # a column of a PIVOT's or UNPIVOT's output
+                continue
             if known and "*" not in known and column.name not in known and id(column) not in told:
                 told.add(id(column))
-                label = _table_key(source) if isinstance(source, exp.Table) else column.table
-                out.append(ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: {label} has "
+                label = pivoted[0] if pivoted is not None else \
+                    _table_key(source) if isinstance(source, exp.Table) else column.table
+                written = column.name if _SYNTHETIC.match(column.table) else f"{column.table}.{column.name}"
+                out.append(ColumnProblem(_line(column), f"unknown column {written}: {label} has "
                                          f"no column {column.name!r}{_anonymous_hint(column.name, known)}",
                                          _ANONYMOUS_FIX if ANONYMOUS_LABEL.match(column.name) else
                                          f"use one of {label}'s columns, or declare {column.name} in its contract"))
@@ -173,6 +180,22 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
                 told.add(id(column))
                 out.append(_unknown(scope, column, schema))
     return out
+
+
+def _pivot_columns(scope: Scope, alias: str, schema: MappingSchema) -> tuple[str, list[str]] | None:
+    """(a label, the columns) of the PIVOT or UNPIVOT of the scope's FROM named `alias` (sqlglot
+    qualifies the operator's output columns with its alias); None when no operator has that alias."""
+    for pivot in scope.pivots:
+        if pivot.alias != alias or pivot.parent is None:
+            continue
+        source = scope.sources.get(pivot.parent.alias_or_name)
+        columns: list[str] = _source_columns(source, schema) if source is not None else []
+        for step in pivot.parent.args.get("pivots") or []:  # a chain of operators on one FROM item
+            columns = list(step.output_columns(columns))
+            if step is pivot:
+                of = "" if _SYNTHETIC.match(pivot.parent.alias_or_name) else f" of {pivot.parent.alias_or_name}"
+                return f"the {'UNPIVOT' if pivot.unpivot else 'PIVOT'}{of}", columns
+    return None
 
 
 def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnProblem:
@@ -203,6 +226,8 @@ def _anonymous_hint(name: str, known: list[str]) -> str:
 
 # sqlglot's own name for an unaliased expression of a subquery: not a name BigQuery knows.
 _SQLGLOT_LABEL = re.compile(r"^_col_\d+$")
+# sqlglot's name for an unaliased subquery or PIVOT in a FROM (`_0`, `_1`): not written by the author.
+_SYNTHETIC = re.compile(r"^_\d+$")
 
 
 def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[ColumnProblem]:
