@@ -253,3 +253,13 @@ def test_with_offset_after_an_implicit_array_path_is_a_parse_problem_sqlglot_has
         assert exc.line == 2 and "does not parse" in exc.what
     else:
         raise AssertionError("sqlglot parses it now: drop the limit from docs/known-limits.md")
+
+
+def test_a_star_on_a_struct_column_outputs_its_fields_when_the_schema_has_them():
+    # Contracts declare no STRUCT yet (nested types are another part of issue 17); a schema that has
+    # one shows what the check does with it.
+    from sqlglot.schema import MappingSchema
+    schema = MappingSchema({"mart": {"t": {"id": "INT64", "s": "STRUCT<city STRING, zip INT64>"}}},
+                           dialect="bigquery", normalize=False)
+    parsed = parse("SELECT t.id, t.s.* EXCEPT (zip) FROM mart.t AS t")
+    assert analyze_columns(parsed.tree, schema).outputs == (("id", "INT64"), ("city", "STRING"))

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
-from infra.checks.output_names import ANONYMOUS_LABEL
 from infra.checks.run_order import must_run_after
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
 from infra.checks.sqlglot_log import problem_text
@@ -211,8 +210,7 @@ def _check_contract(q: QuerySpec, p: ParsedQuery, columns: ColumnAnalysis | None
                      f"{detail or 'same columns in another order'}",
                      "make the SELECT list and `columns:` match (names and order): the columns are the contract")
         return
-    anonymous = columns.anonymous if columns is not None else frozenset(
-        n for n in p.output_columns or () if ANONYMOUS_LABEL.match(n))
+    anonymous = columns.anonymous if columns is not None else frozenset()
     for (name, inferred), column in zip(outputs, q.columns, strict=True):
         if name in anonymous and not q.is_view:
             problems.add(q.sql_file, None, "", f"column {name} of the SELECT has no alias: BigQuery labels it {name} "
