@@ -25,6 +25,8 @@ names is known) and what a problem means for the query (`query_rules.py`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,7 +38,16 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, traverse_scope
 from sqlglot.schema import MappingSchema
 
+from infra.checks.output_names import (
+    ANONYMOUS_LABEL,
+    anonymous_label,
+    implicit_name,
+    is_struct_star,
+    star_modifiers,
+    struct_fields,
+)
 from infra.checks.sql import outer_projections
+from infra.checks.sqlglot_log import captured, problem_text
 from infra.declarations.columns import Column
 from infra.declarations.keys import suggest
 
@@ -61,6 +72,8 @@ class ColumnAnalysis:
     lineage: Mapping[str, Reads] = field(default_factory=lambda: MappingProxyType({}))
     reads: Reads = frozenset()
     problems: tuple[ColumnProblem, ...] = ()
+    # Outputs with no alias, named by the label BigQuery gives them in a result (`f0_`, ...)
+    anonymous: frozenset[str] = frozenset()
 
 
 def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
@@ -75,11 +88,19 @@ def contract_schema(contracts: Mapping[str, Iterable[Column]]) -> MappingSchema:
 
 def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalysis:
     """Resolve every column of `tree` (a parsed query whose tables are all in `schema`)."""
+    with captured() as messages:
+        analysis = _analyze(tree, schema)
+    told = tuple(ColumnProblem(None, *problem_text(m)) for m in dict.fromkeys(messages))
+    return dataclasses.replace(analysis, problems=analysis.problems + told)
+
+
+def _analyze(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalysis:
     alias_problems = _aliases_out_of_reach(tree, schema)
+    tree, anonymous = _label_anonymous(tree.copy())
     try:
         # Partial qualification: `t.misspelt` stays as written instead of stopping the analysis,
         # so that every unknown column of the query is told in one run (`_unresolved`).
-        qualified = qualify(_alias_field_paths(tree.copy()), schema=schema, dialect="bigquery",
+        qualified = qualify(_alias_field_paths(tree), schema=schema, dialect="bigquery",
                             validate_qualify_columns=False, allow_partial_qualification=True, identify=False,
                             quote_identifiers=False)
     except SqlglotError as exc:
@@ -91,8 +112,24 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
         annotate_types(qualified, schema=schema, dialect="bigquery")
         problems += _unknown_fields(qualified)
     root = scopes[-1] if scopes else None
-    return ColumnAnalysis(outputs=_outputs(qualified), lineage=_lineage(root) if root else MappingProxyType({}),
-                          reads=_reads(scopes), problems=tuple(problems))
+    outputs = _outputs(qualified)
+    return ColumnAnalysis(outputs=tuple((n, t) for n, t, _ in outputs) if outputs is not None else None,
+                          lineage=_lineage(root, outputs) if root else MappingProxyType({}),
+                          reads=_reads(scopes), problems=tuple(problems), anonymous=anonymous)
+
+
+def _label_anonymous(tree: exp.Expression) -> tuple[exp.Expression, frozenset[str]]:
+    """The outer SELECT's items with no alias, aliased with the label BigQuery gives them in a
+    result (`f0_`, ...), and those labels. Only the outer query's: inside a query an anonymous
+    column has no name at all (docs/real-world.md, "anonymous-column")."""
+    items = outer_projections(tree) or []
+    labels = []
+    for item in items:
+        if is_struct_star(item) or isinstance(item, exp.Star) or item.is_star or implicit_name(item) is not None:
+            continue
+        labels.append(anonymous_label(len(labels)))
+        item.replace(exp.alias_(item.copy(), labels[-1]))
+    return tree, frozenset(labels)
 
 
 def _alias_field_paths(tree: exp.Expression) -> exp.Expression:
@@ -162,13 +199,21 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
         if not isinstance(scope.expression, exp.Select):
             continue
         for column in scope.columns:
+            pivoted = _pivot_columns(scope, column.table, schema) \
+                if column.table and not column.find_ancestor(exp.Pivot) else None
             source = scope.sources.get(column.table) if column.table else None
-            known = _source_columns(source, schema) if source is not None else []
+            known = pivoted[1] if pivoted is not None else _source_columns(source, schema) if source is not None else []
+            if pivoted is not None and column.name in known:
+                told.add(id(column))  # a column of a PIVOT's or UNPIVOT's output
+                continue
             if known and "*" not in known and column.name not in known and id(column) not in told:
                 told.add(id(column))
-                label = _table_key(source) if isinstance(source, exp.Table) else column.table
-                out.append(ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: {label} has "
-                                         f"no column {column.name!r}{suggest(column.name, known)}",
+                label = pivoted[0] if pivoted is not None else \
+                    _table_key(source) if isinstance(source, exp.Table) else column.table
+                written = column.name if _SYNTHETIC.match(column.table) else f"{column.table}.{column.name}"
+                out.append(ColumnProblem(_line(column), f"unknown column {written}: {label} has "
+                                         f"no column {column.name!r}{_anonymous_hint(column.name, known)}",
+                                         _ANONYMOUS_FIX if ANONYMOUS_LABEL.match(column.name) else
                                          f"use one of {label}'s columns, or declare {column.name} in its contract"))
         for column in scope.unqualified_columns + scope.external_columns:
             if id(column) in told:
@@ -185,6 +230,22 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
     return out
 
 
+def _pivot_columns(scope: Scope, alias: str, schema: MappingSchema) -> tuple[str, list[str]] | None:
+    """(a label, the columns) of the PIVOT or UNPIVOT of the scope's FROM named `alias` (sqlglot
+    qualifies the operator's output columns with its alias); None when no operator has that alias."""
+    for pivot in scope.pivots:
+        if pivot.alias != alias or pivot.parent is None:
+            continue
+        source = scope.sources.get(pivot.parent.alias_or_name)
+        columns: list[str] = _source_columns(source, schema) if source is not None else []
+        for step in pivot.parent.args.get("pivots") or []:  # a chain of operators on one FROM item
+            columns = list(step.output_columns(columns))
+            if step is pivot:
+                of = "" if _SYNTHETIC.match(pivot.parent.alias_or_name) else f" of {pivot.parent.alias_or_name}"
+                return f"the {'UNPIVOT' if pivot.unpivot else 'PIVOT'}{of}", columns
+    return None
+
+
 def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnProblem:
     if column.table:
         return ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: no table or column "
@@ -195,7 +256,8 @@ def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnP
         in_reach += _columns_in_reach(outer, schema)
         outer = outer.parent if outer.can_be_correlated else None
     return ColumnProblem(_line(column), f"unknown column {column.name}: no table of its FROM has it"
-                         f"{suggest(column.name, in_reach)}",
+                         f"{_anonymous_hint(column.name, in_reach)}",
+                         _ANONYMOUS_FIX if ANONYMOUS_LABEL.match(column.name) else
                          "name a column of the tables it reads (their `columns:`), or declare it there")
 
 
@@ -222,6 +284,23 @@ def _path(node: exp.Expression) -> str:
     if isinstance(node, exp.Dot):
         return f"{_path(node.this)}.{node.name}"
     return node.name if isinstance(node, exp.Column) else node.sql("bigquery")
+
+
+_ANONYMOUS_FIX = "alias the expression where it is computed (`COUNT(*) AS n`) and read it by that alias"
+
+
+def _anonymous_hint(name: str, known: list[str]) -> str:
+    """What follows an unknown column's name: why `f0_` cannot be read, else a "did you mean"."""
+    if ANONYMOUS_LABEL.match(name):
+        return (f" ({name} is the label BigQuery gives an unaliased expression in a result; inside a query such a "
+                "column is anonymous and no query can read it by name)")
+    return suggest(name, [k for k in known if not _SQLGLOT_LABEL.match(k)])
+
+
+# sqlglot's own name for an unaliased expression of a subquery: not a name BigQuery knows.
+_SQLGLOT_LABEL = re.compile(r"^_col_\d+$")
+# sqlglot's name for an unaliased subquery or PIVOT in a FROM (`_0`, `_1`): not written by the author.
+_SYNTHETIC = re.compile(r"^_\d+$")
 
 
 def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[ColumnProblem]:
@@ -290,18 +369,46 @@ def _line(column: exp.Expression) -> int | None:
     return None
 
 
-def _outputs(tree: exp.Expression) -> tuple[tuple[str, str | None], ...] | None:
-    """Each output's name and inferred type; None when a `*` is left (sqlglot could not expand it)."""
+def _type_text(kind: exp.DataType | None) -> str | None:
+    """A type as BigQuery writes it; nested types keep their fields' names as written."""
+    if kind is None or kind.is_type(exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL):
+        return None
+    return kind.sql("bigquery") if kind.is_type(*exp.DataType.NESTED_TYPES) else kind.sql("bigquery").upper()
+
+
+def _outputs(tree: exp.Expression) -> list[tuple[str, str | None, int]] | None:
+    """Each output's name, inferred type and the position of the SELECT-list item it comes from;
+    None when a `*` is left (sqlglot could not expand it) or a struct's fields are not known."""
     projections = outer_projections(tree)
     if projections is None:
         return None
     out = []
-    for projection in projections:
-        kind = projection.type
-        text = None if kind is None or kind.is_type(exp.DataType.Type.UNKNOWN, exp.DataType.Type.NULL) else \
-            kind.sql("bigquery") if kind.is_type(*exp.DataType.NESTED_TYPES) else kind.sql("bigquery").upper()
-        out.append((projection.alias_or_name, text))
-    return tuple(out)
+    for position, projection in enumerate(projections):
+        if is_struct_star(projection):
+            fields = _struct_star_fields(projection)
+            if fields is None:
+                return None
+            out.extend((name, kind, position) for name, kind in fields)
+            continue
+        out.append((projection.alias_or_name, _type_text(projection.type), position))
+    return out
+
+
+def _struct_star_fields(item: exp.Dot) -> list[tuple[str, str | None]] | None:
+    """The columns of `expr.*` on a struct value: its fields, from the inferred STRUCT type, else
+    from the constructor (types unknown), after the star's EXCEPT and REPLACE."""
+    kind = item.this.type
+    if kind is not None and kind.is_type(exp.DataType.Type.STRUCT) and kind.expressions and \
+            all(isinstance(f, exp.ColumnDef) and f.name for f in kind.expressions):
+        fields = [(f.name, _type_text(f.args.get("kind"))) for f in kind.expressions]
+    else:
+        names = struct_fields(item.this)
+        if names is None:
+            return None
+        fields = [(name, None) for name in names]
+    kept = star_modifiers(item.expression, fields)
+    return [(name, value if not isinstance(value, exp.Expression) else _type_text(value.type))
+            for name, value in kept]
 
 
 def _source_of(scope: Scope, column: exp.Column):
@@ -323,7 +430,7 @@ def _reads(scopes: list[Scope]) -> Reads:
     return frozenset(out)
 
 
-def _lineage(root: Scope) -> Mapping[str, Reads]:
+def _lineage(root: Scope, outputs: list[tuple[str, str | None, int]] | None) -> Mapping[str, Reads]:
     memo: dict[tuple[int, str], Reads] = {}
 
     def origins(scope: Scope, position: int) -> Reads:
@@ -354,6 +461,8 @@ def _lineage(root: Scope) -> Mapping[str, Reads]:
         names = scope.expression.named_selects if isinstance(scope.expression, (exp.Select, exp.SetOperation)) else []
         return origins(scope, names.index(name)) if name in names else frozenset()
 
+    if outputs is not None:  # a struct star's fields all come from its one expression
+        return MappingProxyType({name: origins(root, position) for name, _, position in outputs})
     select = root.expression
     names = select.named_selects if isinstance(select, (exp.Select, exp.SetOperation)) else []
     return MappingProxyType({name: origins(root, i) for i, name in enumerate(names)})

@@ -33,6 +33,7 @@ from infra.checks.run_order import must_run_after
 from infra.checks.scripts import ParsedScript, parse_script, script_problems
 from infra.checks.self_reads import self_read_problem
 from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.checks.sqlglot_log import problem_text
 from infra.declarations.columns import Column
 from infra.declarations.datasets import FAMILY_SUFFIX, DatasetSpec, SourceSpec, SourceTable
 from infra.declarations.keys import suggest
@@ -72,6 +73,8 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
+        for message in parsed[q.key].warnings:
+            problems.add(q.sql_file, None, "", *problem_text(message))
         reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
         if reads == {r.key for r in parsed[q.key].refs} and not q.is_script:  # a script's columns: scripts.py
             complete.add(q.key)
@@ -237,8 +240,13 @@ def _check_contract(q: QuerySpec, p: ParsedQuery, columns: ColumnAnalysis | None
                      f"{detail or 'same columns in another order'}",
                      "make the SELECT list and `columns:` match (names and order): the columns are the contract")
         return
+    anonymous = columns.anonymous if columns is not None else frozenset()
     for (name, inferred), column in zip(outputs, q.columns, strict=True):
-        if not compatible(inferred, column.sql_type):
+        if name in anonymous and not q.is_view:
+            problems.add(q.sql_file, None, "", f"column {name} of the SELECT has no alias: BigQuery labels it {name} "
+                         "in a result, but the build reads the SELECT's columns by name and an unaliased column has "
+                         "none", f"alias it in the SELECT (`... AS {name}`, or a clearer name in both files)")
+        elif not compatible(inferred, column.sql_type):
             fix = ("build it with the declared fields, names and types in order (`STRUCT(... AS field, ...)`), or "
                    "declare the type it has") if column.sql_type != column.type else (
                 f"CAST it in the SELECT (`CAST(... AS {column.type}) AS {name}`) or declare the type it has")

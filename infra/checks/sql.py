@@ -27,6 +27,10 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 
+from infra.checks.array_paths import unnest_array_paths
+from infra.checks.output_names import output_names
+from infra.checks.sqlglot_log import captured, line_of, unsupported_statement
+
 RUN_PARAMETERS = ("run_date", "run_time")
 
 
@@ -55,6 +59,8 @@ class ParsedQuery:
     # Table-valued functions read (FROM f(...)), and EXTERNAL_QUERY wherever it is: what they read
     # is not a table reference, so the lineage cannot see it. UNNEST (of the row's own arrays) aside.
     table_functions: frozenset[str] = frozenset()
+    # What sqlglot logged while parsing (infra/checks/sqlglot_log.py), the harmless left out.
+    warnings: tuple[str, ...] = ()
 
 
 class SqlError(ValueError):
@@ -66,18 +72,24 @@ class SqlError(ValueError):
 
 def parse(sql: str) -> ParsedQuery:
     """Parse one SELECT statement; raise `SqlError` with the line of the first problem."""
-    try:
-        statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
-    except ParseError as exc:
-        err = exc.errors[0] if exc.errors else {}
-        raise SqlError(err.get("line"), f"SQL does not parse: {err.get('description') or exc}") from None
-    except TokenError as exc:
-        raise SqlError(None, f"SQL does not parse: {exc}") from None
+    with captured() as messages:
+        try:
+            statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
+        except ParseError as exc:
+            err = exc.errors[0] if exc.errors else {}
+            raise SqlError(err.get("line"), f"SQL does not parse: {err.get('description') or exc}") from None
+        except TokenError as exc:
+            raise SqlError(None, f"SQL does not parse: {exc}") from None
+    unreadable = unsupported_statement(messages)
+    if unreadable is not None:
+        raise SqlError(line_of(sql, unreadable), f"sqlglot, which reads the SQL for these checks, cannot read the "
+                                                 f"statement starting `{unreadable[:60]}` (syntax it does not support)")
     if len(statements) != 1:
         raise SqlError(None, f"expected one SELECT statement, found {len(statements)}")
     tree = statements[0]
     if not isinstance(tree, exp.Query):
         raise SqlError(1, f"expected a SELECT, found {tree.key.upper()}")
+    unnest_array_paths(tree)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     refs = []
     functions = set()
@@ -91,7 +103,8 @@ def parse(sql: str) -> ParsedQuery:
     functions |= {name for f in tree.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
     parameters = frozenset(p.name.lower() for p in tree.find_all(exp.Parameter))
     return ParsedQuery(sql=sql, tree=tree, refs=tuple(refs), parameters=parameters,
-                       output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}))
+                       output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}),
+                       warnings=tuple(messages))
 
 
 def _function_name(f: exp.Func) -> str:
@@ -111,8 +124,10 @@ def _ref(table: exp.Table) -> TableRef:
 
 
 def _output_columns(tree: exp.Query) -> tuple[str, ...] | None:
+    """The names BigQuery gives the outer SELECT's columns; None when they are not known here."""
     projections = outer_projections(tree)
-    return tuple(p.alias_or_name for p in projections) if projections is not None else None
+    names = output_names(projections) if projections is not None else None
+    return tuple(names) if names is not None else None
 
 
 def outer_projections(tree: exp.Expression) -> list[exp.Expression] | None:

@@ -36,6 +36,8 @@ KINDS = ("table", "view", "script")
 WRITE_DISPOSITIONS = ("WRITE_TRUNCATE", "WRITE_APPEND")
 PARTITION_GRANULARITY = ("DAY", "HOUR", "MONTH", "YEAR")
 DEFAULTS_FILE = "_defaults.yaml"
+# A problem with one of these keys leaves nothing to check the SQL against (its table, its contract).
+BLOCKING_FIELDS = frozenset({"description", "dataset", "kind", "columns"})
 # "An unresolved GoogleSQL query can be up to 1 MB long" (docs/real-world.md, "query-size"); the
 # generated script adds a few hundred bytes around the file's SELECT, so the file gets a little less.
 MAX_SQL_BYTES = 1_000_000
@@ -191,17 +193,20 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
         problems.add(file, None, "", f"{folder}/{yaml_path.stem} is not a valid folder/table name",
                      "use lower-case letters, digits and underscores, starting with a letter")
         return None
-    before = len(problems)
     merged: Any = {**defaults, **doc.data} if isinstance(doc.data, dict) else doc.data
     v = read_mapping(doc, (), merged, QUERY_FIELDS, problems, "a query")
     if v is None:
         return None
     named = v["dataset"] if isinstance(doc.data, dict) and "dataset" in doc.data and "dataset" not in v.rejected \
         else None
+    blocking = bool(v.rejected & BLOCKING_FIELDS)
     if folders.conflict(route, named):
         problems.add(file, doc.line(("dataset",)), "dataset", *route.conflict(folder, named))
+        blocking = True
+    before_columns = len(problems)
     columns = (read_columns(doc, ("columns",), v["columns"], problems)
                if "columns" not in v.rejected and v["columns"] is not None else None)
+    blocking = blocking or columns is None or len(problems) > before_columns
     partitioning = _partitioning(doc, v.get("partitioning"), columns or (), problems)
     kind = v.get("kind", "table")
     schedule = _schedule(doc, v, kind, relative(sql_path, root), problems)
@@ -219,8 +224,12 @@ def _load_query(root: Path, layer: str, folder: str, yaml_path: Path, sql_path: 
         return None
     if not sql.strip():
         problems.add(relative(sql_path, root), 1, "", "the SQL file is empty", "write the SELECT that builds the table")
-    if len(problems) > before:
         return None
+    if blocking:
+        return None
+    # Any other problem of the YAML (a schedule, the partitioning, a label...) leaves a spec the SQL
+    # can still be checked with: one run reports the YAML's problems and the SQL's together, and
+    # the load still fails on them.
     return QuerySpec(
         name=yaml_path.stem, layer=layer, folder=folder, file=file, sql_file=relative(sql_path, root), sql=sql,
         kind=kind, dataset=v["dataset"], description=v["description"].strip(), schedule=schedule,
