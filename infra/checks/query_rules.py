@@ -11,12 +11,14 @@ applies the rules `check` enforces (each problem names the SQL or YAML file and 
 - the cost guard: a partitioned source (or a table that requires a partition filter) is read
   with a filter on its partition column against `@run_date`/`@run_time`;
 - views read managed tables only (no run parameters, no raw sources);
+- routines (`routine_rules.py`): their bodies, the calls of every query, its temporary functions;
 - every column reference resolves against the contracts of the tables it reads (`columns.py`);
 - the outer SELECT's columns (a `*` expanded from the contracts) are exactly the declared ones, in
   order, and each one's inferred type fits the declared type.
 
 It returns the resolved queries (`infra.model.queries.ResolvedQuery`: SQL with the stack's table
-names), the lineage, and which datasets must authorize which consuming datasets' views.
+and routine names) and routines, the lineage, and which datasets must authorize which consuming
+datasets' views.
 """
 
 from __future__ import annotations
@@ -25,13 +27,23 @@ from dataclasses import dataclass
 
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
+from infra.checks.routine_rules import (
+    add_to_lineage,
+    authorized_datasets,
+    check_calls,
+    check_routine_specs,
+    check_temp_functions,
+    parse_bodies,
+)
+from infra.checks.routines import as_tables, resolve_body
 from infra.checks.run_order import must_run_after
-from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve, resolve_parts
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.keys import suggest
 from infra.declarations.queries import QuerySpec
+from infra.declarations.routines import RoutineSpec
 from infra.declarations.stack import StackConfig
-from infra.model.queries import ResolvedQuery
+from infra.model.queries import ResolvedQuery, ResolvedRoutine
 from infra.problems import Problems
 
 # The folder layer a query lives in -> the dataset layers it may write to.
@@ -42,10 +54,12 @@ class Analysis:
     queries: tuple[ResolvedQuery, ...]
     lineage: Lineage
     authorizations: dict[str, set[str]]  # source dataset name -> consuming dataset names (views)
+    routines: tuple[ResolvedRoutine, ...] = ()
 
 
 def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sources: tuple[SourceSpec, ...],
-            stack: StackConfig, problems: Problems, unloaded: set[str] = frozenset()) -> Analysis:
+            stack: StackConfig, problems: Problems, unloaded: set[str] = frozenset(),
+            routine_specs: tuple[RoutineSpec, ...] = ()) -> Analysis:
     """`unloaded` names the dataset and query files that exist but failed to load (their
     problems are already reported): references to them are not reported again."""
     by_dataset = {d.name: d for d in datasets}
@@ -57,6 +71,10 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     lineage = Lineage()
     for key in source_tables:
         lineage.add(Node(key, "source", "source"))
+    routines = check_routine_specs(routine_specs, by_dataset, by_source, unloaded, problems)
+    bodies = parse_bodies(routines, problems)
+    add_to_lineage(routines, bodies, by_dataset, lambda r, p: _check_references(
+        r, p, by_key, source_tables, by_dataset, by_source, unloaded, problems), unloaded, lineage, problems)
     parsed: dict[str, ParsedQuery] = {}
     complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:
@@ -65,23 +83,28 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
-        reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
-        if reads == {r.key for r in parsed[q.key].refs}:
+        p = parsed[q.key]
+        reads = _check_references(q, p, by_key, source_tables, by_dataset, by_source, unloaded, problems)
+        calls = check_calls(q.sql_file, p, routines, unloaded, problems)
+        check_temp_functions(q.sql_file, q.is_view, p, problems)
+        if reads == {r.key for r in p.refs} and calls == {r.key for r in p.routine_refs}:
             complete.add(q.key)
-        lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads)
+        lineage.add(Node(q.key, by_dataset[q.dataset].layer, q.kind), reads | calls)
 
     for cycle in lineage.cycles():
-        first = by_key[cycle[0]]
+        first = by_key.get(cycle[0]) or routines[cycle[0]]
         problems.add(first.sql_file, None, "", f"the queries read each other in a cycle: {' -> '.join(cycle)}",
                      "break the cycle: one of these queries must not read the other")
-    schema = contract_schema({**{k: t.columns for k, t in source_tables.items()}, **{q.key: q.columns for q in specs}})
+    schema = contract_schema({**{k: t.columns for k, t in source_tables.items()}, **{q.key: q.columns for q in specs},
+                              **{k: r.columns for k, r in routines.items() if r.is_table_function}})
     authorizations: dict[str, set[str]] = {}
     resolved = []
     for q in specs:
         p = parsed.get(q.key)
         if p is None:
             continue
-        columns = analyze_columns(p.tree, schema) if q.key in complete else None
+        tree = as_tables(p.tree) if any(r.table_function for r in p.routine_refs) else p.tree
+        columns = analyze_columns(tree, schema) if q.key in complete else None
         for c in columns.problems if columns else ():
             problems.add(q.sql_file, c.line, "", c.what, c.fix)
         _check_query(q, p, by_key, source_tables, lineage, problems)
@@ -96,17 +119,26 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
             for ref in p.refs:
                 if ref.dataset in by_dataset and ref.dataset != q.dataset:
                     authorizations.setdefault(ref.dataset, set()).add(q.dataset)
-        resolved.append(ResolvedQuery(q, _resolve(p, stack, by_source), tuple(sorted(lineage.upstream[q.key])),
-                                      columns.lineage if columns else {}, columns.reads if columns else frozenset()))
-    return Analysis(tuple(resolved), lineage, authorizations)
+            called = {r.key for r in p.routine_refs} & routines.keys()
+            for dataset in authorized_datasets(q.dataset, called, lineage, by_dataset):
+                authorizations.setdefault(dataset, set()).add(q.dataset)
+        temps, select = resolve_parts(p, _qualifier(stack, by_source))
+        resolved.append(ResolvedQuery(q, temps + select, tuple(sorted(lineage.upstream[q.key])),
+                                      columns.lineage if columns else {}, columns.reads if columns else frozenset(),
+                                      temp_functions=temps))
+    resolved_routines = tuple(
+        ResolvedRoutine(r, resolve_body(r, resolve(bodies[k], _qualifier(stack, by_source))) if k in bodies else r.body,
+                        tuple(sorted(lineage.upstream.get(k, ()))))
+        for k, r in sorted(routines.items()))
+    return Analysis(tuple(resolved), lineage, authorizations, resolved_routines)
 
 
-def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
+def _qualifier(stack: StackConfig, by_source: dict[str, SourceSpec]):
     def qualify(ref: TableRef) -> str:
         if ref.dataset in by_source:
             return f"`{stack.source_project}.{by_source[ref.dataset].dataset_id}.{ref.table}`"
         return f"`{stack.project}.{stack.dataset_prefix}{ref.dataset}.{ref.table}`"
-    return resolve(p, qualify)
+    return qualify
 
 
 def _check_destinations(specs, by_dataset, by_source, unloaded: set[str], problems: Problems) -> tuple[QuerySpec, ...]:

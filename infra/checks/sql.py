@@ -24,6 +24,9 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+from infra.checks.routines import RoutineRef, TempFunction, routine_refs, temp_function
 
 RUN_PARAMETERS = ("run_date", "run_time")
 
@@ -53,6 +56,11 @@ class ParsedQuery:
     # Table-valued functions read (FROM f(...)), and EXTERNAL_QUERY wherever it is: what they read
     # is not a table reference, so the lineage cannot see it. UNNEST (of the row's own arrays) aside.
     table_functions: frozenset[str] = frozenset()
+    # Persistent routines called (`mart.f(x)`, `FROM mart.tf(x)`: `routines.py`), and the temporary
+    # functions declared before the SELECT, which starts at `select_start` in the text.
+    routine_refs: tuple[RoutineRef, ...] = ()
+    temp_functions: tuple[TempFunction, ...] = ()
+    select_start: int = 0
 
 
 class SqlError(ValueError):
@@ -63,7 +71,8 @@ class SqlError(ValueError):
 
 
 def parse(sql: str) -> ParsedQuery:
-    """Parse one SELECT statement; raise `SqlError` with the line of the first problem."""
+    """Parse one SELECT statement, after any `CREATE TEMP FUNCTION` statements; raise `SqlError`
+    with the line of the first problem."""
     try:
         statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
     except ParseError as exc:
@@ -71,25 +80,41 @@ def parse(sql: str) -> ParsedQuery:
         raise SqlError(err.get("line"), f"SQL does not parse: {err.get('description') or exc}") from None
     except TokenError as exc:
         raise SqlError(None, f"SQL does not parse: {exc}") from None
-    if len(statements) != 1:
-        raise SqlError(None, f"expected one SELECT statement, found {len(statements)}")
-    tree = statements[0]
+    temps = [temp_function(s) for s in statements[:-1]]
+    if not statements or None in temps:
+        raise SqlError(None, f"expected one SELECT statement (after any CREATE TEMP FUNCTION), "
+                             f"found {len(statements)} statements")
+    tree = statements[-1]
     if not isinstance(tree, exp.Query):
         raise SqlError(1, f"expected a SELECT, found {tree.key.upper()}")
-    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     refs = []
     functions = set()
-    for table in tree.find_all(exp.Table):
-        if not table.db and table.name in ctes:
-            continue
-        if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
-            functions.add(_function_name(table.this))
-            continue
-        refs.append(_ref(table))
-    functions |= {name for f in tree.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
+    for part in (*(t.node for t in temps), tree):
+        ctes = {cte.alias_or_name for cte in part.find_all(exp.CTE)}
+        for table in part.find_all(exp.Table):
+            if (not table.db and table.name in ctes) or isinstance(table.parent, exp.UserDefinedFunction):
+                continue
+            if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
+                if not table.db:  # `dataset.f(...)` is a persistent table function (routine_refs)
+                    functions.add(_function_name(table.this))
+                continue
+            refs.append(_ref(table))
+        functions |= {name for f in part.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
+    calls = [r for part in (*(t.node for t in temps), tree) for r in routine_refs(part, sql)]
     parameters = frozenset(p.name.lower() for p in tree.find_all(exp.Parameter))
     return ParsedQuery(sql=sql, tree=tree, refs=tuple(refs), parameters=parameters,
-                       output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}))
+                       output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}),
+                       routine_refs=tuple(calls), temp_functions=tuple(temps),
+                       select_start=_after_statements(sql, len(temps)))
+
+
+def _after_statements(sql: str, count: int) -> int:
+    """Where the text after the first `count` statements (each ended by `;`) starts."""
+    if not count:
+        return 0
+    tokens = sqlglot.Dialect.get_or_raise("bigquery").tokenize(sql)
+    semicolons = [t for t in tokens if t.token_type == TokenType.SEMICOLON]
+    return semicolons[count - 1].end + 1
 
 
 def _function_name(f: exp.Func) -> str:
@@ -128,14 +153,23 @@ def outer_projections(tree: exp.Expression) -> list[exp.Expression] | None:
     return list(select.expressions)
 
 
-def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef], str]) -> str:
-    """The SQL with every table reference replaced by `qualify(ref)`, the rest untouched."""
-    text = parsed.sql
-    for ref in sorted(parsed.refs, key=lambda r: r.start, reverse=True):
-        if ref.start < 0:
-            raise SqlError(ref.line, f"cannot locate the reference to {ref.key} in the text")
-        text = text[:ref.start] + qualify(ref) + text[ref.end + 1:]
-    return text
+def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef | RoutineRef], str]) -> str:
+    """The SQL with every table reference and routine name replaced by `qualify(ref)`, the rest untouched."""
+    return "".join(resolve_parts(parsed, qualify))
+
+
+def resolve_parts(parsed: ParsedQuery, qualify: Callable[[TableRef | RoutineRef], str]) -> tuple[str, str]:
+    """`resolve`, split into the temporary functions' statements and the SELECT."""
+    parts = []
+    for low, high in ((0, parsed.select_start), (parsed.select_start, len(parsed.sql))):
+        text = parsed.sql[low:high]
+        inside = [r for r in (*parsed.refs, *parsed.routine_refs) if low <= r.start < high or r.start < 0]
+        for ref in sorted(inside, key=lambda r: r.start, reverse=True):
+            if ref.start < 0:
+                raise SqlError(ref.line, f"cannot locate the reference to {ref.key} in the text")
+            text = text[:ref.start - low] + qualify(ref) + text[ref.end + 1 - low:]
+        parts.append(text)
+    return parts[0], parts[1]
 
 
 def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable[[TableRef], str | None]

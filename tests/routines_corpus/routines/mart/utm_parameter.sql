@@ -1,0 +1,1 @@
+LOWER(REGEXP_EXTRACT(url, CONCAT(r'[?&]utm_', parameter, r'=([^&#]+)')))
