@@ -260,8 +260,10 @@ def test_temporary_functions_that_shadow_or_repeat_or_sit_in_a_view_are_refused(
     (lambda p: edit(p, "routines/mart/user_sessions.sql", "stg_external.amplitude_events",
                     "stg_external.amplitude_event"),
      "unknown table stg_external.amplitude_event"),
-    (lambda p: edit(p, "routines/mart/utm_parameter.sql", "LOWER(", "LOWER(("), "SQL does not parse"),
+    (lambda p: edit(p, "routines/mart/utm_parameter.sql", "LIMIT 1", "LIMIT 1 ("), "SQL does not parse"),
     (lambda p: shutil.move(p / "routines/mart", p / "routines/marts"), "routines/marts/ is not a managed dataset"),
+    (lambda p: edit(p, "routines/mart/user_sessions.yaml", "{name: for_user, type: STRING}",
+                    "{name: user_id, type: STRING}"), "argument user_id has the name of a column"),
     (lambda p: edit(p, "routines/mart/utm_parameter.yaml", "{name: parameter, type: STRING}",
                     "{name: url, type: STRING}"), "argument 'url' is declared twice"),
 ])
@@ -270,3 +272,34 @@ def test_bad_routine_files_are_one_line_each(project, change, expected):
     found = problems_of(project)
     assert any(expected in p for p in found), found
     assert all("; fix: " in p for p in found), found
+
+
+# -- the local run ------------------------------------------------------------------------------
+
+
+def test_the_corpus_runs_locally_with_its_routines_and_temporary_functions(corpus):
+    from infra.local.emulator import Emulator
+    from infra.local.runner import LocalRun, read_run_date
+
+    warehouse = load_for_stack(corpus, "dev")
+    with Emulator(project=warehouse.stack.project) as emulator:  # its own: the corpus reuses dev's dataset ids
+        client = emulator.client()
+        results = LocalRun(corpus, warehouse, run_program(corpus, "dev"), client, read_run_date(corpus)).run()
+        failed = [(r.key, r.problems) for r in results if r.failed]
+        assert failed == []
+        last = {r.key: r for r in results}
+        for key in ("mart.marketing_customer_contacts", "mart.product_user_sessions_daily",
+                    "reporting.signup_campaigns"):
+            assert last[key].ok and last[key].rows > 0, last[key]
+
+        def value(sql):
+            return next(iter(client.query(sql).result()))[0]
+
+        mart = "acme-warehouse-dev.dev_mart"
+        assert value(f"SELECT `{mart}.normalize_email`(' Jane+News@Acme.COM ')") == "jane@acme.com"
+        assert value(f"SELECT `{mart}.email_domain`('ops@Globex.com')") == "globex.com"  # JavaScript
+        assert value(f"SELECT `{mart}.utm_parameter`('https://x.io/?utm_source=Google&utm_medium=cpc', "
+                     "'source')") == "google"
+        sessions = value(f"SELECT SUM(sessions) FROM `{mart}.product_user_sessions_daily`")
+        assert sessions == value(f"SELECT COUNT(*) FROM `{mart}.user_sessions`(NULL, DATE '2026-11-01')") + \
+            value(f"SELECT COUNT(*) FROM `{mart}.user_sessions`(NULL, DATE '2026-11-02')")

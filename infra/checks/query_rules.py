@@ -74,7 +74,9 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     routines = check_routine_specs(routine_specs, by_dataset, by_source, unloaded, problems)
     bodies = parse_bodies(routines, problems)
     add_to_lineage(routines, bodies, by_dataset, lambda r, p: _check_references(
-        r, p, by_key, source_tables, by_dataset, by_source, unloaded, problems), unloaded, lineage, problems)
+        r, p, by_key, source_tables, by_dataset, by_source, unloaded, problems),
+        lambda k: {c.name.lower() for c in (source_tables[k].columns if k in source_tables else by_key[k].columns)},
+        unloaded, lineage, problems)
     parsed: dict[str, ParsedQuery] = {}
     complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:

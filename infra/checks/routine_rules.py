@@ -6,6 +6,8 @@
   routine a query or a body calls (`dataset.name`, no project), with the right kind (a table
   function in a FROM, a scalar function elsewhere) and the declared number of arguments; an unknown
   one is a problem with the closest declared name;
+- a table function's argument is named like no column of the tables its body reads (BigQuery would
+  read the column: docs/real-world.md, "table-functions");
 - a query's temporary functions are declared once each and take no name of a BigQuery function,
   and a view has none (a view's body is one SELECT);
 - each routine is a node of the lineage, reading what its body reads and the routines it calls.
@@ -79,11 +81,18 @@ def parse_bodies(routines: dict[str, RoutineSpec], problems: Problems) -> dict[s
 
 
 def add_to_lineage(routines: dict[str, RoutineSpec], parsed: dict[str, ParsedQuery], by_dataset: dict[str, DatasetSpec],
-                   check_references: CheckReferences, unloaded: set[str], lineage: Lineage,
-                   problems: Problems) -> None:
+                   check_references: CheckReferences, columns_of: Callable[[str], set[str]], unloaded: set[str],
+                   lineage: Lineage, problems: Problems) -> None:
+    """`columns_of(table key)`: the lower-case column names of a table the body reads."""
     for key, r in routines.items():
         p = parsed.get(key)
         reads = check_references(r, p) if p is not None else set()
+        read_columns = {c for table in reads for c in columns_of(table)}
+        for a in r.arguments if r.is_table_function else ():
+            if a.name.lower() in read_columns:
+                problems.add(r.file, None, "arguments", f"argument {a.name} has the name of a column the table "
+                             "function reads: BigQuery reads the column, not the argument",
+                             f"rename the argument (e.g. for_{a.name})")
         calls = check_calls(r.body_file, p, routines, unloaded, problems) if p is not None else set()
         lineage.add(Node(key, by_dataset[r.dataset].layer, "routine"), reads | calls)
 
