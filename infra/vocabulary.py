@@ -47,6 +47,7 @@ LOCATION_HELP = "use US, EU or a region such as europe-west1"
 STACK_TYPE = "pulumi:pulumi:Stack"
 DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
 TABLE_TYPE = "gcp:bigquery/table:Table"  # tables and views alike
+ROUTINE_TYPE = "gcp:bigquery/routine:Routine"  # functions and table functions
 TRANSFER_TYPE = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
 PROJECT_IAM_MEMBER_TYPE = "gcp:projects/iAMMember:IAMMember"
 SERVICE_ACCOUNT_TYPE = "gcp:serviceaccount/account:Account"

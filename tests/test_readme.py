@@ -165,3 +165,24 @@ def test_a_grain_off_its_day_fails_the_build(tmp_path, readme_mart):
     _create(client, total)
     with pytest.raises(Exception, match="outside the partition"):
         _build(client, total, RUN_DATES[1])
+
+
+def test_the_routine_example_checks_and_resolves_per_stack(tmp_path):
+    project = copy_project(tmp_path / "project")
+    how_to = section("Add a routine (a function)")
+    [body], [spec] = blocks(how_to, "sql"), blocks(how_to, "yaml")
+    (project / "routines/mart").mkdir(parents=True)
+    (project / "routines/mart/normalize_email.sql").write_text(body)
+    (project / "routines/mart/normalize_email.yaml").write_text(spec)
+    folder = project / "scheduled_queries/mart/core"
+    (folder / "core_user_emails.sql").write_text(
+        "SELECT user_id, mart.normalize_email(email) AS email FROM mart.core_users\n")
+    (folder / "core_user_emails.yaml").write_text(
+        "description: Each user's normalized e-mail.\nschedule: every day 05:10\ncolumns:\n"
+        "  - {name: user_id, type: STRING, mode: REQUIRED, description: Backend user id.}\n"
+        "  - {name: email, type: STRING, description: Normalized e-mail.}\n")
+    done = run_cli("--root", str(project), "check")
+    assert done.returncode == 0, done.stderr
+    prod = load_for_stack(project, "prod")
+    assert "`acme-warehouse-prod.production_mart.normalize_email`(email)" in prod.query("mart.core_user_emails").sql
+    assert prod.routine("mart.normalize_email").spec.returns == "STRING"

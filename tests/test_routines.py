@@ -21,10 +21,10 @@ from infra.policies.evaluate import resources_of, settings_for
 from infra.policies.job_permissions import RULE, uses_of
 from infra.problems import ProblemsError
 from infra.resources.write_sql import write_script
+from infra.vocabulary import ROUTINE_TYPE
 from tests.conftest import ROOT, copy_project, run_cli
 
 CORPUS = ROOT / "tests" / "routines_corpus"
-ROUTINE_TYPE = "gcp:bigquery/routine:Routine"
 
 
 def corpus_project(dest: Path) -> Path:

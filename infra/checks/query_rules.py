@@ -3,8 +3,8 @@
 Given the loaded query specs, datasets and raw sources, this parses every SQL file once and
 applies the rules `check` enforces (each problem names the SQL or YAML file and line):
 
-- every file parses as one SELECT, and names tables as `dataset.table` that are declared
-  (a raw source's table, or another query's or view's destination);
+- every file parses as one SELECT (after any `CREATE TEMP FUNCTION`), and names tables as
+  `dataset.table` that are declared (a raw source's table, or another query's or view's destination);
 - each destination is declared once, in a managed dataset of the folder's layer;
 - the lineage is a DAG (a cycle is reported with its path);
 - every scheduled query runs after the scheduled queries it reads from, with a margin;

@@ -1,12 +1,14 @@
 """SQL analysis with sqlglot's BigQuery dialect: parse once, find references, resolve names.
 
 Every `.sql` file is parsed once into a `ParsedQuery`: the statement tree, the tables it reads
-(`dataset.table` as written, with their position), the query parameters it uses and the names
-of its output columns when they are explicit. From that:
+(`dataset.table` as written, with their position), the routines it calls and the temporary
+functions it declares first (`routines.py`), the query parameters it uses and the names of its
+output columns when they are explicit. From that:
 
-- `resolve()` turns the file's portable names (`mart.core_users`, `stripe.subscriptions`) into
-  the stack's fully qualified ones by replacing exactly those spans of the original text; the
-  rest of the SQL reaches BigQuery byte for byte as the author wrote it (no re-rendering).
+- `resolve()` turns the file's portable names (`mart.core_users`, `stripe.subscriptions`, a
+  routine's `mart.normalize_email`) into the stack's fully qualified ones by replacing exactly
+  those spans of the original text; the rest of the SQL reaches BigQuery byte for byte as the
+  author wrote it (no re-rendering).
 - `partition_filter_problems()` is the cost guard: every read of a partitioned source must
   bound its partition column from below by `@run_date`/`@run_time` (`=`, `>=`, `BETWEEN`) in
   the WHERE of the SELECT that reads it, or in its JOIN's ON. A filter applied later (on a CTE

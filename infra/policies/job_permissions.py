@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 from infra.policies.base import Resource, Rule, Settings
-from infra.vocabulary import DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, TRANSFER_TYPE
+from infra.vocabulary import DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, ROUTINE_TYPE, TRANSFER_TYPE
 
 DATA = Path(__file__).with_name("job_permissions.yaml")
 ROLE_ORDER = ("READER", "WRITER", "OWNER")
@@ -42,7 +42,6 @@ _INSERT = re.compile(r"^\s*INSERT INTO `([^`]+)`", re.M)
 _TABLE = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)`")
 _SCHEMA = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.INFORMATION_SCHEMA\.TABLES`")
 _CALL = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)`\s*\(")
-ROUTINE_TYPE = "gcp:bigquery/routine:Routine"
 _SNAPSHOT_INTO = re.compile(r"CREATE SNAPSHOT TABLE `([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.")
 
 
