@@ -182,6 +182,14 @@ def test_temporary_functions_parse_before_the_select_and_are_resolved_apart():
             parse(bad)
 
 
+def test_bigquerys_dotted_functions_are_not_routines():
+    p = parse("SELECT NET.HOST(u), net.reg_domain(u), HLL_COUNT.EXTRACT(h), KEYS.NEW_KEYSET('AEAD_AES_GCM_256'), "
+              "SAFE.PARSE_DATE('%Y', y), mart.f(u) FROM mart.t")
+    assert [r.key for r in p.routine_refs] == ["mart.f"]
+    p = parse("SELECT * FROM ML.PREDICT(MODEL mart.churn, TABLE mart.t)")
+    assert p.routine_refs == () and p.table_functions == {"PREDICT"}
+
+
 def test_a_view_reaching_another_dataset_through_a_routine_is_authorized_there():
     lineage = Lineage()
     lineage.add(Node("stg_external.events", "staging", "table"))

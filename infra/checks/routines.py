@@ -28,6 +28,11 @@ from sqlglot import exp
 
 from infra.declarations.routines import RoutineSpec
 
+# The prefixes of BigQuery's own dotted functions (`NET.HOST(url)`, `HLL_COUNT.EXTRACT(h)`,
+# `SAFE.PARSE_DATE(...)`, `FROM ML.PREDICT(...)`): never a dataset's routine (docs/real-world.md,
+# "function-namespaces").
+FUNCTION_NAMESPACES = frozenset({"AEAD", "AI", "HLL_COUNT", "KEYS", "KLL_QUANTILES", "ML", "NET", "OBJ", "SAFE"})
+
 
 @dataclass(frozen=True)
 class RoutineRef:
@@ -86,7 +91,7 @@ def routine_refs(tree: exp.Expression, text: str) -> list[RoutineRef]:
 
 def _ref(qualifier: exp.Expression, call: exp.Func, text: str, table_function: bool) -> RoutineRef | None:
     parts = _parts(qualifier)
-    if not parts:
+    if not parts or parts[0].name.upper() in FUNCTION_NAMESPACES:
         return None
     first = parts[0].meta
     name = _function_name(call)

@@ -28,7 +28,7 @@ from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from infra.checks.routines import RoutineRef, TempFunction, routine_refs, temp_function
+from infra.checks.routines import FUNCTION_NAMESPACES, RoutineRef, TempFunction, routine_refs, temp_function
 
 RUN_PARAMETERS = ("run_date", "run_time")
 
@@ -97,7 +97,7 @@ def parse(sql: str) -> ParsedQuery:
             if (not table.db and table.name in ctes) or isinstance(table.parent, exp.UserDefinedFunction):
                 continue
             if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
-                if not table.db:  # `dataset.f(...)` is a persistent table function (routine_refs)
+                if not table.db or table.db.upper() in FUNCTION_NAMESPACES:  # else a routine (routine_refs)
                     functions.add(_function_name(table.this))
                 continue
             refs.append(_ref(table))
