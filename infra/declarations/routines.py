@@ -17,8 +17,8 @@ functions only: BigQuery's table functions are SQL). The YAML holds what the bod
 SQL names a routine as it names a table, `<dataset>.<name>` (`mart.normalize_email(email)`,
 `FROM mart.user_sessions(@run_date)`); the checks resolve it per stack (`checks/routines.py`).
 
-Deliberately not here: procedures, remote and Spark functions, `ANY TYPE` arguments, imported
-JavaScript libraries, and what the body reads (the checks parse it).
+Deliberately not here: procedures, remote and Spark functions, `ANY TYPE`, ARRAY and STRUCT
+arguments and results, imported JavaScript libraries, and what the body reads (the checks parse it).
 """
 
 from __future__ import annotations
