@@ -51,6 +51,7 @@ PROJECT_ID_HELP = "use the project id (6-30 lower-case letters, digits and hyphe
 STACK_TYPE = "pulumi:pulumi:Stack"
 DATASET_TYPE = "gcp:bigquery/dataset:Dataset"
 TABLE_TYPE = "gcp:bigquery/table:Table"  # tables and views alike
+ROUTINE_TYPE = "gcp:bigquery/routine:Routine"  # functions and table functions
 TRANSFER_TYPE = "gcp:bigquery/dataTransferConfig:DataTransferConfig"
 PROJECT_IAM_MEMBER_TYPE = "gcp:projects/iAMMember:IAMMember"
 SERVICE_ACCOUNT_TYPE = "gcp:serviceaccount/account:Account"

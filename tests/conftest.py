@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # Commands run by the tests without --stack use the default stack, whatever the developer's shell
 # sets (tests/test_cli_options.py sets the variable where it tests it).
 os.environ.pop("WAREHOUSE_STACK", None)
-PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "scheduled_queries", "backups", "platform",
+PROJECT_PARTS = ("Pulumi.yaml", "infra", "datasets", "roles", "routines", "scheduled_queries", "backups", "platform",
                  "tests/fixtures")
 
 

@@ -21,8 +21,13 @@ PROJECT = "acme-warehouse-dev"  # the session emulator's project
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
+SQL_FORMS = (ROOT / "docs" / "sql-forms.md").read_text(encoding="utf-8")
+
+
 def section(title: str) -> str:
-    return README.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
+    """A how-to of the README, or of docs/sql-forms.md (where the README sends the rarer forms)."""
+    text = README if f"### {title}\n" in README else SQL_FORMS
+    return text.split(f"### {title}\n", 1)[1].split("\n### ", 1)[0].split("\n## ", 1)[0]
 
 
 def blocks(text: str, language: str) -> list[str]:
@@ -183,3 +188,24 @@ def test_the_nested_column_example_checks(tmp_path):
     (folder / "stg_ga4_orders.yaml").write_text(spec.replace("name: seats", "name: seat_count"))
     refused = run_cli("--root", str(project), "check")
     assert refused.returncode == 1 and "column lines is ARRAY<STRUCT<plan_id STRING, seats INT64>>" in refused.stderr
+
+
+def test_the_routine_example_checks_and_resolves_per_stack(tmp_path):
+    project = copy_project(tmp_path / "project")
+    how_to = section("Add a routine (a function)")
+    [body], [spec] = blocks(how_to, "sql"), blocks(how_to, "yaml")
+    (project / "routines/mart").mkdir(parents=True)
+    (project / "routines/mart/normalize_email.sql").write_text(body)
+    (project / "routines/mart/normalize_email.yaml").write_text(spec)
+    folder = project / "scheduled_queries/mart/core"
+    (folder / "core_user_emails.sql").write_text(
+        "SELECT user_id, mart.normalize_email(email) AS email FROM mart.core_users\n")
+    (folder / "core_user_emails.yaml").write_text(
+        "description: Each user's normalized e-mail.\nschedule: every day 05:10\ncolumns:\n"
+        "  - {name: user_id, type: STRING, mode: REQUIRED, description: Backend user id.}\n"
+        "  - {name: email, type: STRING, description: Normalized e-mail.}\n")
+    done = run_cli("--root", str(project), "check")
+    assert done.returncode == 0, done.stderr
+    prod = load_for_stack(project, "prod")
+    assert "`acme-warehouse-prod.production_mart.normalize_email`(email)" in prod.query("mart.core_user_emails").sql
+    assert prod.routine("mart.normalize_email").spec.returns == "STRING"

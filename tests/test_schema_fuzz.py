@@ -10,6 +10,7 @@ The cases are enumerated, not sampled: the same every run, all of them in well u
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,10 +25,11 @@ from infra.declarations.datasets import DATASET_FIELDS, SOURCE_FIELDS, SOURCE_TA
 from infra.declarations.keys import Field
 from infra.declarations.queries import DEFAULT_FIELDS, PARTITIONING_FIELDS, QUERY_FIELDS
 from infra.declarations.roles import GRANT_FIELDS, ROLE_FIELDS, SERVICE_ACCOUNT_FIELDS
+from infra.declarations.routines import ARGUMENT_FIELDS, ROUTINE_FIELDS
 from infra.declarations.stack import KEYS as STACK_KEYS
 from infra.model.load import load_for_stack
 from infra.problems import ProblemsError
-from tests.conftest import copy_project
+from tests.conftest import ROOT, copy_project
 
 PROBLEM_LINE = re.compile(r"^[^\s:][^:]*(:\d+)?: [^\n]+; fix: [^\n]+$")
 
@@ -60,6 +62,11 @@ PLACES = (
     Place("snapshot policy", "backups/policies/daily_snapshots.yaml", (), POLICY_FIELDS),
     Place("copy policy", "backups/policies/dr_copy_eu.yaml", (), POLICY_FIELDS),
     Place("one-off copy", "backups/one_off_copies.yaml", ("copies", "revenue_mrr_before_eur"), COPY_FIELDS),
+    # the routines of tests/routines_corpus/, laid over the scratch copy
+    Place("routine", "routines/mart/utm_parameter.yaml", (), ROUTINE_FIELDS),
+    Place("routine argument", "routines/mart/utm_parameter.yaml", ("arguments", 0), ARGUMENT_FIELDS),
+    Place("table function", "routines/mart/user_sessions.yaml", (), ROUTINE_FIELDS),
+    Place("table function column", "routines/mart/user_sessions.yaml", ("columns", 0), COLUMN_FIELDS),
 )
 
 LONG = "x" * 5000
@@ -118,7 +125,9 @@ def _set(document, path: tuple, value):
 
 @pytest.fixture(scope="module")
 def scratch(tmp_path_factory) -> Path:
-    return copy_project(tmp_path_factory.mktemp("schema") / "project")
+    project = copy_project(tmp_path_factory.mktemp("schema") / "project")
+    shutil.copytree(ROOT / "tests" / "routines_corpus", project, dirs_exist_ok=True)
+    return project
 
 
 def outcome(root: Path) -> str:

@@ -1,11 +1,12 @@
 """The lineage graph: raw sources -> staging -> marts -> views -> sync and reporting.
 
-Nodes are `dataset.table` names as SQL writes them; an edge goes from every table a query or
-view reads to the table it builds. Built once per load from the parsed SQL, it answers:
+Nodes are `dataset.table` names as SQL writes them, and the routines (`dataset.function`); an
+edge goes from every table a query or view reads, and every routine it calls, to the table it
+builds; a routine reads what its body reads and calls. Built once per load from the parsed SQL, it answers:
 
 - is it a DAG? (`cycles` names each cycle, so the error says which queries to untangle);
 - in which order do the queries run? (`order`: upstream first, deterministic);
-- which scheduled queries feed a query, looking through views (`upstream_queries`), so that
+- which scheduled queries feed a query, looking through views and routines (`upstream_queries`), so that
   a query can be checked to run after its inputs are fresh;
 - how does it look? (`to_mermaid`, `to_dot`, for a pull request): the whole lineage, or a
   selection of nodes (`select.py`) with the edges among them, changed nodes highlighted (a Mermaid
@@ -31,7 +32,7 @@ CHANGED_STYLE = {"mermaid": "fill:#fde68a,stroke:#b45309,stroke-width:2px",
 class Node:
     key: str  # dataset.table
     layer: str  # source, staging, mart, ml, sync, reporting
-    kind: str  # source, table, view
+    kind: str  # source, table, view, routine
 
 
 @dataclass
@@ -112,7 +113,7 @@ class Lineage:
             if up in seen or up not in self.nodes:
                 continue
             seen.add(up)
-            if self.nodes[up].kind == "view":
+            if self.nodes[up].kind in ("view", "routine"):
                 todo.extend(self.upstream.get(up, ()))
             elif self.nodes[up].kind == "table":
                 out.add(up)
@@ -145,7 +146,8 @@ class Lineage:
             for key in members:
                 node = self.nodes[key]
                 shape = (f'{_id(key)}[("{key}")]' if node.kind == "source"
-                         else f'{_id(key)}[/"{key}"/]' if node.kind == "view" else f'{_id(key)}["{key}"]')
+                         else f'{_id(key)}[/"{key}"/]' if node.kind == "view"
+                         else f'{_id(key)}{{{{"{key}"}}}}' if node.kind == "routine" else f'{_id(key)}["{key}"]')
                 lines.append(f"    {shape}")
             lines.append("  end")
             drawn += members
@@ -166,13 +168,16 @@ class Lineage:
                 continue
             lines.append(f'  subgraph "cluster_{layer}" {{ label="{layer}";')
             for key in members:
-                shape = {"source": "cylinder", "view": "parallelogram"}.get(self.nodes[key].kind, "box")
+                shape = _DOT_SHAPES.get(self.nodes[key].kind, "box")
                 style = f", {CHANGED_STYLE['dot']}" if key in highlight else ""
                 lines.append(f'    "{key}" [shape={shape}{style}];')
             lines.append("  }")
         lines += [f'  "{up}" -> "{key}";' for up, key in self._edges(keys)]
         lines.append("}")
         return "\n".join(lines)
+
+
+_DOT_SHAPES = {"source": "cylinder", "view": "parallelogram", "routine": "hexagon"}
 
 
 def _id(key: str) -> str:

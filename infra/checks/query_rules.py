@@ -3,9 +3,9 @@
 Given the loaded query specs, datasets and raw sources, this parses every SQL file once and
 applies the rules `check` enforces (each problem names the SQL or YAML file and line):
 
-- every file parses as one SELECT (a script, `kind: script`: every statement, `scripts.py`, which
-  writes only its own table), and names tables as `dataset.table` that are declared (a raw
-  source's table, or another query's or view's destination);
+- every file parses as one SELECT (after any `CREATE TEMP FUNCTION`; a script, `kind: script`:
+  every statement, `scripts.py`, which writes only its own table), and names tables as
+  `dataset.table` that are declared (a raw source's table, or another query's or view's destination);
 - a query reads its own table only when it is incremental and reads strictly earlier partitions
   (`self_reads.py`); that read is no edge of the lineage;
 - each destination is declared once, in a managed dataset of the folder's layer;
@@ -15,12 +15,14 @@ applies the rules `check` enforces (each problem names the SQL or YAML file and 
   with a filter on its partition column against `@run_date`/`@run_time`; a family of shards
   (`events_*`, written in backticks) with such a filter on `_TABLE_SUFFIX`;
 - views read managed tables only (no run parameters, no raw sources);
+- routines (`routine_rules.py`): their bodies, the calls of every query, its temporary functions;
 - every column reference resolves against the contracts of the tables it reads (`columns.py`);
 - the outer SELECT's columns (a `*` expanded from the contracts) are exactly the declared ones, in
   order, and each one's inferred type fits the declared type.
 
 It returns the resolved queries (`infra.model.queries.ResolvedQuery`: SQL with the stack's table
-names), the lineage, and which datasets must authorize which consuming datasets' views.
+and routine names) and routines, the lineage, and which datasets must authorize which consuming
+datasets' views.
 """
 
 from __future__ import annotations
@@ -29,17 +31,27 @@ from dataclasses import dataclass
 
 from infra.checks.columns import ColumnAnalysis, analyze_columns, compatible, contract_schema
 from infra.checks.lineage import Lineage, Node
+from infra.checks.routine_rules import (
+    add_to_lineage,
+    authorized_datasets,
+    check_calls,
+    check_routine_specs,
+    check_temp_functions,
+    parse_bodies,
+)
+from infra.checks.routines import as_tables, resolve_body
 from infra.checks.run_order import must_run_after
 from infra.checks.scripts import ParsedScript, parse_script, script_problems
 from infra.checks.self_reads import self_read_problem
-from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve
+from infra.checks.sql import ParsedQuery, SqlError, TableRef, parse, partition_filter_problems, resolve, resolve_parts
 from infra.checks.sqlglot_log import problem_text
 from infra.declarations.columns import Column
 from infra.declarations.datasets import FAMILY_SUFFIX, DatasetSpec, SourceSpec, SourceTable
 from infra.declarations.keys import suggest
 from infra.declarations.queries import QuerySpec
+from infra.declarations.routines import RoutineSpec
 from infra.declarations.stack import StackConfig
-from infra.model.queries import ResolvedQuery
+from infra.model.queries import ResolvedQuery, ResolvedRoutine
 from infra.problems import Problems
 
 # The folder layer a query lives in -> the dataset layers it may write to.
@@ -50,10 +62,12 @@ class Analysis:
     queries: tuple[ResolvedQuery, ...]
     lineage: Lineage
     authorizations: dict[str, set[str]]  # source dataset name -> consuming dataset names (views)
+    routines: tuple[ResolvedRoutine, ...] = ()
 
 
 def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sources: tuple[SourceSpec, ...],
-            stack: StackConfig, problems: Problems, unloaded: set[str] = frozenset()) -> Analysis:
+            stack: StackConfig, problems: Problems, unloaded: set[str] = frozenset(),
+            routine_specs: tuple[RoutineSpec, ...] = ()) -> Analysis:
     """`unloaded` names the dataset and query files that exist but failed to load (their
     problems are already reported): references to them are not reported again."""
     by_dataset = {d.name: d for d in datasets}
@@ -65,6 +79,12 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
     lineage = Lineage()
     for key in source_tables:
         lineage.add(Node(key, "source", "source"))
+    routines = check_routine_specs(routine_specs, by_dataset, by_source, unloaded, problems)
+    bodies = parse_bodies(routines, problems)
+    add_to_lineage(routines, bodies, by_dataset, lambda r, p: _check_references(
+        r, p, by_key, source_tables, by_dataset, by_source, unloaded, problems),
+        lambda k: {c.name.lower() for c in (source_tables[k].columns if k in source_tables else by_key[k].columns)},
+        unloaded, lineage, problems)
     parsed: dict[str, ParsedQuery] = {}
     complete: set[str] = set()  # queries whose every table is declared: their columns can be resolved
     for q in specs:
@@ -73,29 +93,39 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
         except SqlError as exc:
             problems.add(q.sql_file, exc.line, "", exc.what, "fix the SQL (it is parsed with BigQuery's dialect)")
             continue
-        for message in parsed[q.key].warnings:
+        p = parsed[q.key]
+        for message in getattr(p, "warnings", ()):
             problems.add(q.sql_file, None, "", *problem_text(message))
-        reads = _check_references(q, parsed[q.key], by_key, source_tables, by_dataset, by_source, unloaded, problems)
-        if reads == {r.key for r in parsed[q.key].refs} and not q.is_script:  # a script's columns: scripts.py
-            complete.add(q.key)
-        for problem in script_problems(q.key, parsed[q.key]) if q.is_script else ():
+        reads = _check_references(q, p, by_key, source_tables, by_dataset, by_source, unloaded, problems)
+        calls: set[str] = set()
+        if not q.is_script:  # a script's columns and calls: scripts.py
+            calls = check_calls(q.sql_file, p, routines, unloaded, problems)
+            check_temp_functions(q.sql_file, q.is_view, p, problems)
+            if reads == {r.key for r in p.refs} and calls == {r.key for r in p.routine_refs}:
+                complete.add(q.key)
+        for problem in script_problems(q.key, p) if q.is_script else ():
             problems.add(q.sql_file, problem.line, "", problem.what, problem.fix)
         # A read of its own earlier rows is no edge: it depends on no other query (self_reads.py).
-        lineage.add(Node(q.key, by_dataset[q.dataset].layer, "view" if q.is_view else "table"), reads - {q.key})
+        lineage.add(Node(q.key, by_dataset[q.dataset].layer, "view" if q.is_view else "table"),
+                    (reads | calls) - {q.key})
 
     for cycle in lineage.cycles():
-        first = by_key[cycle[0]]
+        first = by_key.get(cycle[0]) or routines[cycle[0]]
         problems.add(first.sql_file, None, "", f"the queries read each other in a cycle: {' -> '.join(cycle)}",
                      "break the cycle: one of these queries must not read the other")
     schema = contract_schema({**{k: _readable_columns(t) for k, t in source_tables.items()},
-                              **{q.key: q.columns for q in specs}})
+                              **{q.key: q.columns for q in specs},
+                              **{k: r.columns for k, r in routines.items() if r.is_table_function}})
     authorizations: dict[str, set[str]] = {}
     resolved = []
     for q in specs:
         p = parsed.get(q.key)
         if p is None:
             continue
-        columns = analyze_columns(p.tree, schema) if q.key in complete else None
+        columns = None
+        if q.key in complete:
+            tree = as_tables(p.tree) if any(r.table_function for r in p.routine_refs) else p.tree
+            columns = analyze_columns(tree, schema)
         for c in columns.problems if columns else ():
             problems.add(q.sql_file, c.line, "", c.what, c.fix)
         _check_query(q, p, by_key, source_tables, lineage, problems)
@@ -110,9 +140,21 @@ def analyze(specs: tuple[QuerySpec, ...], datasets: tuple[DatasetSpec, ...], sou
             for ref in p.refs:
                 if ref.dataset in by_dataset and ref.dataset != q.dataset:
                     authorizations.setdefault(ref.dataset, set()).add(q.dataset)
-        resolved.append(ResolvedQuery(q, _resolve(p, stack, by_source), tuple(sorted(lineage.upstream[q.key])),
-                                      columns.lineage if columns else {}, columns.reads if columns else frozenset()))
-    return Analysis(tuple(resolved), lineage, authorizations)
+            called = {r.key for r in p.routine_refs} & routines.keys()
+            for dataset in authorized_datasets(q.dataset, called, lineage, by_dataset):
+                authorizations.setdefault(dataset, set()).add(q.dataset)
+        if isinstance(p, ParsedScript):  # every statement, the tables it writes too
+            temps, select = "", resolve(p.all_refs, _qualifier(stack, by_source))
+        else:
+            temps, select = resolve_parts(p, _qualifier(stack, by_source))
+        resolved.append(ResolvedQuery(q, temps + select, tuple(sorted(lineage.upstream[q.key])),
+                                      columns.lineage if columns else {}, columns.reads if columns else frozenset(),
+                                      temp_functions=temps))
+    resolved_routines = tuple(
+        ResolvedRoutine(r, resolve_body(r, resolve(bodies[k], _qualifier(stack, by_source))) if k in bodies else r.body,
+                        tuple(sorted(lineage.upstream.get(k, ()))))
+        for k, r in sorted(routines.items()))
+    return Analysis(tuple(resolved), lineage, authorizations, resolved_routines)
 
 
 def _readable_columns(table: SourceTable) -> tuple[Column, ...]:
@@ -123,16 +165,13 @@ def _readable_columns(table: SourceTable) -> tuple[Column, ...]:
     return (*table.columns, Column(FAMILY_SUFFIX, "STRING", "REQUIRED", "What the family's `*` matched."))
 
 
-def _resolve(p: ParsedQuery, stack: StackConfig, by_source: dict[str, SourceSpec]) -> str:
-    """The SQL with the stack's names, in every statement of a script (the tables it writes too)."""
-    p = p.all_refs if isinstance(p, ParsedScript) else p
-
+def _qualifier(stack: StackConfig, by_source: dict[str, SourceSpec]):
     def qualify(ref: TableRef) -> str:
         if ref.dataset in by_source:
             source = by_source[ref.dataset]
             return f"`{stack.project_of_source(source.name, source.project)}.{source.dataset_id}.{ref.table}`"
         return f"`{stack.project}.{stack.dataset_prefix}{ref.dataset}.{ref.table}`"
-    return resolve(p, qualify)
+    return qualify
 
 
 def _check_destinations(specs, by_dataset, by_source, unloaded: set[str], problems: Problems) -> tuple[QuerySpec, ...]:

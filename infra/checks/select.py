@@ -41,6 +41,7 @@ from infra.checks.lineage import Lineage
 from infra.declarations.datasets import DatasetSpec, SourceSpec
 from infra.declarations.keys import suggest
 from infra.declarations.queries import DEFAULTS_FILE, QuerySpec
+from infra.declarations.routines import RoutineSpec
 
 METHODS = ("layer", "folder", "dataset", "changed")
 # [N]+ before the value, +[N] after it; the value in between (a name, or method:value).
@@ -67,12 +68,14 @@ class Declared:
     datasets: tuple[DatasetSpec, ...]
     sources: tuple[SourceSpec, ...]
     unloaded: tuple[str, ...] = ()
+    routines: tuple[RoutineSpec, ...] = ()
 
     @classmethod
     def of(cls, warehouse) -> Declared:
         """From a loaded `infra.model.warehouse.Warehouse`."""
         return cls(warehouse.lineage, tuple(q.spec for q in warehouse.queries),
-                   tuple(d.spec for d in warehouse.datasets), tuple(s.spec for s in warehouse.sources))
+                   tuple(d.spec for d in warehouse.datasets), tuple(s.spec for s in warehouse.sources),
+                   routines=tuple(r.spec for r in warehouse.routines))
 
     @classmethod
     def after_problems(cls, root: Path, lineage: Lineage | None, queries: tuple[QuerySpec, ...],
@@ -160,6 +163,9 @@ class _Graph:
             layer = known.layer if known is not None else dataset_layer.get(q.dataset, q.layer)
             files = _query_files(q.file, q.sql_file) | {dataset_file.get(q.dataset, f"datasets/{q.dataset}.yaml")}
             self._add(_Node(q.key, layer, f"{q.layer}/{q.folder}", q.dataset, q.name, files))
+        for r in declared.routines:  # a routine: its dataset's layer, no folder
+            self._add(_Node(r.key, dataset_layer.get(r.dataset, "mart"), None, r.dataset, r.name,
+                            frozenset({r.file, r.body_file})))
         for path in declared.unloaded:
             layer, folder, name = path.split("/")
             base = f"scheduled_queries/{path}"

@@ -1,12 +1,14 @@
 """SQL analysis with sqlglot's BigQuery dialect: parse once, find references, resolve names.
 
 Every `.sql` file is parsed once into a `ParsedQuery`: the statement tree, the tables it reads
-(`dataset.table` as written, with their position), the query parameters it uses and the names
-of its output columns when they are explicit. From that:
+(`dataset.table` as written, with their position), the routines it calls and the temporary
+functions it declares first (`routines.py`), the query parameters it uses and the names of its
+output columns when they are explicit. From that:
 
-- `resolve()` turns the file's portable names (`mart.core_users`, `stripe.subscriptions`) into
-  the stack's fully qualified ones by replacing exactly those spans of the original text; the
-  rest of the SQL reaches BigQuery byte for byte as the author wrote it (no re-rendering).
+- `resolve()` turns the file's portable names (`mart.core_users`, `stripe.subscriptions`, a
+  routine's `mart.normalize_email`) into the stack's fully qualified ones by replacing exactly
+  those spans of the original text; the rest of the SQL reaches BigQuery byte for byte as the
+  author wrote it (no re-rendering).
 - `partition_filter_problems()` is the cost guard: every read of a partitioned source must
   bound its partition column from below by `@run_date`/`@run_time` (`=`, `>=`, `BETWEEN`) in
   the WHERE of the SELECT that reads it, or in its JOIN's ON; a family of shards (`events_*`)
@@ -26,9 +28,11 @@ from dataclasses import dataclass
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
 
 from infra.checks.array_paths import unnest_array_paths
 from infra.checks.output_names import output_names
+from infra.checks.routines import FUNCTION_NAMESPACES, RoutineRef, TempFunction, routine_refs, temp_function
 from infra.checks.sqlglot_log import captured, line_of, unsupported_statement
 
 RUN_PARAMETERS = ("run_date", "run_time")
@@ -61,6 +65,11 @@ class ParsedQuery:
     table_functions: frozenset[str] = frozenset()
     # What sqlglot logged while parsing (infra/checks/sqlglot_log.py), the harmless left out.
     warnings: tuple[str, ...] = ()
+    # Persistent routines called (`mart.f(x)`, `FROM mart.tf(x)`: `routines.py`), and the temporary
+    # functions declared before the SELECT, which starts at `select_start` in the text.
+    routine_refs: tuple[RoutineRef, ...] = ()
+    temp_functions: tuple[TempFunction, ...] = ()
+    select_start: int = 0
 
 
 class SqlError(ValueError):
@@ -71,7 +80,8 @@ class SqlError(ValueError):
 
 
 def parse(sql: str) -> ParsedQuery:
-    """Parse one SELECT statement; raise `SqlError` with the line of the first problem."""
+    """Parse one SELECT statement, after any `CREATE TEMP FUNCTION` statements; raise `SqlError`
+    with the line of the first problem."""
     with captured() as messages:
         try:
             statements = [s for s in sqlglot.parse(sql, read="bigquery") if s is not None]
@@ -84,27 +94,43 @@ def parse(sql: str) -> ParsedQuery:
     if unreadable is not None:
         raise SqlError(line_of(sql, unreadable), f"sqlglot, which reads the SQL for these checks, cannot read the "
                                                  f"statement starting `{unreadable[:60]}` (syntax it does not support)")
-    if len(statements) != 1:
-        raise SqlError(None, f"expected one SELECT statement, found {len(statements)}")
-    tree = statements[0]
+    temps = [temp_function(s) for s in statements[:-1]]
+    if not statements or None in temps:
+        raise SqlError(None, f"expected one SELECT statement (after any CREATE TEMP FUNCTION), "
+                             f"found {len(statements)} statements")
+    tree = statements[-1]
     if not isinstance(tree, exp.Query):
         raise SqlError(1, f"expected a SELECT, found {tree.key.upper()}")
     unnest_array_paths(tree)
     ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
     refs = []
     functions = set()
-    for table in tree.find_all(exp.Table):
-        if not table.db and table.name in ctes:
-            continue
-        if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
-            functions.add(_function_name(table.this))
-            continue
-        refs.append(_ref(table))
-    functions |= {name for f in tree.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
+    for part in (*(t.node for t in temps), tree):
+        ctes = {cte.alias_or_name for cte in part.find_all(exp.CTE)}
+        for table in part.find_all(exp.Table):
+            if (not table.db and table.name in ctes) or isinstance(table.parent, exp.UserDefinedFunction):
+                continue
+            if isinstance(table.this, exp.Func):  # a table-valued function such as UNNEST
+                if not table.db or table.db.upper() in FUNCTION_NAMESPACES:  # else a routine (routine_refs)
+                    functions.add(_function_name(table.this))
+                continue
+            refs.append(_ref(table))
+        functions |= {name for f in part.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
+    calls = [r for part in (*(t.node for t in temps), tree) for r in routine_refs(part, sql)]
     parameters = frozenset(p.name.lower() for p in tree.find_all(exp.Parameter))
     return ParsedQuery(sql=sql, tree=tree, refs=tuple(refs), parameters=parameters,
                        output_columns=_output_columns(tree), table_functions=frozenset(functions - {"UNNEST"}),
-                       warnings=tuple(messages))
+                       warnings=tuple(messages), routine_refs=tuple(calls), temp_functions=tuple(temps),
+                       select_start=_after_statements(sql, len(temps)))
+
+
+def _after_statements(sql: str, count: int) -> int:
+    """Where the text after the first `count` statements (each ended by `;`) starts."""
+    if not count:
+        return 0
+    tokens = sqlglot.Dialect.get_or_raise("bigquery").tokenize(sql)
+    semicolons = [t for t in tokens if t.token_type == TokenType.SEMICOLON]
+    return semicolons[count - 1].end + 1
 
 
 def _function_name(f: exp.Func) -> str:
@@ -145,14 +171,23 @@ def outer_projections(tree: exp.Expression) -> list[exp.Expression] | None:
     return list(select.expressions)
 
 
-def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef], str]) -> str:
-    """The SQL with every table reference replaced by `qualify(ref)`, the rest untouched."""
-    text = parsed.sql
-    for ref in sorted(parsed.refs, key=lambda r: r.start, reverse=True):
-        if ref.start < 0:
-            raise SqlError(ref.line, f"cannot locate the reference to {ref.key} in the text")
-        text = text[:ref.start] + qualify(ref) + text[ref.end + 1:]
-    return text
+def resolve(parsed: ParsedQuery, qualify: Callable[[TableRef | RoutineRef], str]) -> str:
+    """The SQL with every table reference and routine name replaced by `qualify(ref)`, the rest untouched."""
+    return "".join(resolve_parts(parsed, qualify))
+
+
+def resolve_parts(parsed: ParsedQuery, qualify: Callable[[TableRef | RoutineRef], str]) -> tuple[str, str]:
+    """`resolve`, split into the temporary functions' statements and the SELECT."""
+    parts = []
+    for low, high in ((0, parsed.select_start), (parsed.select_start, len(parsed.sql))):
+        text = parsed.sql[low:high]
+        inside = [r for r in (*parsed.refs, *parsed.routine_refs) if low <= r.start < high or r.start < 0]
+        for ref in sorted(inside, key=lambda r: r.start, reverse=True):
+            if ref.start < 0:
+                raise SqlError(ref.line, f"cannot locate the reference to {ref.key} in the text")
+            text = text[:ref.start - low] + qualify(ref) + text[ref.end + 1 - low:]
+        parts.append(text)
+    return parts[0], parts[1]
 
 
 def partition_filter_problems(parsed: ParsedQuery, partition_column_of: Callable[[TableRef], str | None]

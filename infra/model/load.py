@@ -28,6 +28,7 @@ from infra.declarations.keys import closest, suggest
 from infra.declarations.platform import apply_platform, check_stack_overlap
 from infra.declarations.queries import load_queries
 from infra.declarations.roles import RoleSpec, load_roles
+from infra.declarations.routines import load_routines
 from infra.declarations.stack import NAMESPACE, StackConfig, load_stack_file
 from infra.model.access import dataset_acl
 from infra.model.backups import resolve_backups
@@ -74,7 +75,9 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
                (dataset_files - {d.name for d in specs})
     check_resource_names(roles, stack, problems)
     check_accounts(roles, problems)
-    analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded)
+    routine_specs = load_routines(root, problems)
+    unloaded |= {p.stem for p in (root / "routines").glob("*/*.yaml")} - {r.name for r in routine_specs}
+    analysis = analyze(query_specs, specs, source_specs, stack, problems, unloaded, routine_specs)
     check_authorization_cycles(analysis.authorizations, query_specs, problems)
     backup_declarations = load_backups(root, problems)
     check_copies(backup_declarations.copies, query_specs, problems, unloaded)
@@ -98,7 +101,7 @@ def load_warehouse(root: Path, stack: StackConfig, problems: Problems | None = N
     _check_unique_ids(datasets, sources, problems)
     problems.raise_if_any(declared=Declared.after_problems(root, analysis.lineage, query_specs, specs, source_specs))
     return Warehouse(stack=stack, datasets=datasets, sources=sources, roles=roles,
-                     queries=analysis.queries, lineage=analysis.lineage, backups=backups)
+                     queries=analysis.queries, lineage=analysis.lineage, backups=backups, routines=analysis.routines)
 
 
 def _stems(folder: Path) -> set[str]:

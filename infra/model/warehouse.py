@@ -18,7 +18,7 @@ from infra.declarations.principals import Principal
 from infra.declarations.roles import RoleSpec
 from infra.declarations.stack import StackConfig
 from infra.model.backups import Backups, SnapshotJob, SnapshotSource
-from infra.model.queries import ResolvedQuery
+from infra.model.queries import ResolvedQuery, ResolvedRoutine
 from infra.vocabulary import BACKUP_LAYERS
 
 RUNNER_ROLE = "runner"
@@ -119,6 +119,7 @@ class Warehouse:
     queries: tuple[ResolvedQuery, ...] = ()
     lineage: Lineage | None = None
     backups: Backups | None = None
+    routines: tuple[ResolvedRoutine, ...] = ()
 
     @property
     def backup_account(self) -> ServiceAccount | None:
@@ -151,6 +152,10 @@ class Warehouse:
         """The scheduled query or view that builds `key` (`dataset.table`), if one does."""
         return next((q for q in self.queries if q.spec.key == key), None)
 
+    def routine(self, key: str) -> ResolvedRoutine | None:
+        """The routine `key` (`dataset.name`), if one is declared."""
+        return next((r for r in self.routines if r.spec.key == key), None)
+
     def declaration_file(self, kind: str, name: str) -> str | None:
         """The file that declares `name`, a `kind` of declaration: `dataset` (a dataset's name),
         `role`, `query` (`dataset.table`), `backup_policy` or `one_off_copy`. None when no file
@@ -163,6 +168,9 @@ class Warehouse:
         if kind == "query":
             query = self.query(name)
             return query.spec.file if query is not None else None
+        if kind == "routine":
+            routine = self.routine(name)
+            return routine.spec.file if routine is not None else None
         declarations = self.backups.declarations if self.backups is not None else None
         if kind == "backup_policy" and declarations is not None:
             policy = declarations.policies.get(name)

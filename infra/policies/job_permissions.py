@@ -2,8 +2,8 @@
 
 From the plan, each job and its identity:
 - every scheduled build (a `scheduled_query` transfer whose script writes a table by DML) runs as
-  its `serviceAccountName`: it reads the tables its script names and writes the table it inserts
-  into;
+  its `serviceAccountName`: it reads the tables its script names, calls the routines it names (a
+  name followed by `(`) and reads what their bodies read, and writes the table it inserts into;
 - every snapshot script runs as its service account: it lists each covered dataset's
   `INFORMATION_SCHEMA.TABLES`, snapshots the tables into its backup dataset, and, if it sets
   `expiration_timestamp`, needs `bigquery.tables.deleteSnapshot` on each source;
@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 
 from infra.policies.base import Resource, Rule, Settings
-from infra.vocabulary import DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, TRANSFER_TYPE
+from infra.vocabulary import DATASET_TYPE, PROJECT_IAM_MEMBER_TYPE, ROUTINE_TYPE, TRANSFER_TYPE
 
 DATA = Path(__file__).with_name("job_permissions.yaml")
 ROLE_ORDER = ("READER", "WRITER", "OWNER")
@@ -44,6 +44,7 @@ _INSERT = re.compile(
     r"^\s*(?i:INSERT(?:\s+INTO)?|MERGE(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|TRUNCATE\s+TABLE)\s+`([^`]+)`", re.M)
 _TABLE = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_$]*)`")
 _SCHEMA = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.INFORMATION_SCHEMA\.TABLES`")
+_CALL = re.compile(r"`([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.([A-Za-z_][A-Za-z0-9_]*)`\s*\(")
 _SNAPSHOT_INTO = re.compile(r"CREATE SNAPSHOT TABLE `([a-z][a-z0-9-]*)\.([A-Za-z_][A-Za-z0-9_]*)\.")
 
 
@@ -94,6 +95,8 @@ def grants_of(resources: list[Resource], settings: Settings) -> tuple[dict[str, 
 
 def uses_of(resources: list[Resource], settings: Settings) -> list[Use]:
     out: list[Use] = []
+    bodies = {f"{r.props.get('project')}.{r.props.get('datasetId')}.{r.props.get('routineId')}":
+              str(r.props.get("definitionBody") or "") for r in resources if r.type == ROUTINE_TYPE}
     for r in resources:
         if r.type != TRANSFER_TYPE:
             continue
@@ -117,12 +120,30 @@ def uses_of(resources: list[Resource], settings: Settings) -> list[Use]:
             for table in sorted(written):
                 out.append(Use(f"scheduled query {job}", r.urn, account, "write_dml",
                                destination=table.rsplit(".", 1)[0]))
-            read = {".".join(m.groups()[:2]) for m in _TABLE.finditer(script)
-                    if ".".join(m.groups()) not in written}
+            routines = _called(script, bodies)
+            texts = [script, *(bodies[name] for name in routines)]
+            read = {".".join(m.groups()[:2]) for text in texts for m in _TABLE.finditer(text)
+                    if ".".join(m.groups()) not in written and ".".join(m.groups()) not in routines}
             for dataset in sorted(read):
                 out.append(Use(f"scheduled query {job}", r.urn, account, "read", dataset))
+            for dataset in sorted({name.rsplit(".", 1)[0] for name in routines}):
+                out.append(Use(f"scheduled query {job}", r.urn, account, "call_routine", dataset))
     out += _restorer_uses(resources, settings)
     return out
+
+
+def _called(script: str, bodies: Mapping[str, str]) -> set[str]:
+    """The planned routines (`project.dataset.name`) a script calls, and those their bodies call in
+    turn (`INSERT INTO <table> (` looks the same: only the names of planned routines count)."""
+    found: set[str] = set()
+    todo = [".".join(m.groups()) for m in _CALL.finditer(script)]
+    while todo:
+        name = todo.pop()
+        if name in found or name not in bodies:
+            continue
+        found.add(name)
+        todo += [".".join(m.groups()) for m in _CALL.finditer(bodies.get(name, ""))]
+    return found
 
 
 def _restorer_uses(resources: list[Resource], settings: Settings) -> list[Use]:

@@ -30,6 +30,8 @@ from infra.resources.components.dataset import TYPE as DATASET_COMPONENT
 from infra.resources.components.dataset import DatasetArgs, WarehouseDataset
 from infra.resources.components.role import TYPE as ROLE_COMPONENT
 from infra.resources.components.role import RoleArgs, WarehouseRole
+from infra.resources.components.routine import TYPE as ROUTINE_COMPONENT
+from infra.resources.components.routine import Routine, RoutineArgs
 from infra.resources.components.scheduled_query import TYPE as QUERY_COMPONENT
 from infra.resources.components.scheduled_query import ScheduledQuery, ScheduledQueryArgs
 from infra.resources.components.scheduling import Scheduling, SchedulingArgs
@@ -68,7 +70,15 @@ def declare(warehouse: Warehouse) -> None:
         labels={"environment": stack.environment, "managed-by": MANAGED_BY})) if accounts else None
     built: dict[str, pulumi.Resource] = {}
     queries = {q.spec.key: q for q in warehouse.queries}
+    routines = {r.spec.key: r for r in warehouse.routines}
     for key in warehouse.lineage.order() if warehouse.lineage else ():
+        if key in routines:
+            routine = routines[key]
+            built[key] = Routine(key, RoutineArgs(
+                routine=routine, project=project, dataset=datasets[routine.spec.dataset].dataset,
+                dataset_id=by_name[routine.spec.dataset].dataset_id,
+                upstream=[built[k] for k in routine.reads if k in built])).routine
+            continue
         query = queries.get(key)
         if query is None:
             continue
@@ -85,7 +95,9 @@ def declare(warehouse: Warehouse) -> None:
                 query=query, project=project, dataset=datasets[spec.dataset].dataset, dataset_id=dataset.dataset_id,
                 location=dataset.location, labels=labels, protect=stack.protect,
                 runner_email=warehouse.runner.email, notification_topic=scheduling.topic_id,
-                depends_on=[scheduling.topic, scheduling.token_creators[RUNNER_ROLE]])).table
+                # and the routines it calls: its first run may come right after the `up`
+                depends_on=[scheduling.topic, scheduling.token_creators[RUNNER_ROLE],
+                            *(built[k] for k in query.reads if k in routines)])).table
     if warehouse.backups is not None:
         _declare_backups(warehouse, datasets, scheduling)
     pulumi.export("datasets", {d.name: d.dataset_id for d in warehouse.datasets})
@@ -146,6 +158,7 @@ def _declare_datasets(warehouse: Warehouse, roles: dict[str, WarehouseRole]) -> 
 
 # The component types `declare` uses -> the kind of declaration (`Warehouse.declaration_file`).
 _DECLARED_AS = {DATASET_COMPONENT: "dataset", ROLE_COMPONENT: "role", QUERY_COMPONENT: "query", VIEW_COMPONENT: "query",
+                ROUTINE_COMPONENT: "routine",
                 SNAPSHOT_POLICY_TYPE: "backup_policy", CROSS_REGION_COPY_TYPE: "backup_policy"}
 
 
