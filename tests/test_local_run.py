@@ -315,13 +315,16 @@ def test_the_nested_ga4_source_builds_struct_and_array_outputs(local_run, emulat
     warehouse, _, results = local_run
     assert results["stg_external.stg_ga4_purchases"].ok and results["stg_external.stg_ga4_sessions"].ok
     purchases = address_of(warehouse, "stg_external.stg_ga4_purchases")
-    assert rows(emulator, f"SELECT transaction_id, revenue, lines FROM `{purchases}` ORDER BY transaction_id") == [
+    # The run date's build (2026-11-01); the day before's partition is kept beside it, as in production.
+    assert rows(emulator, f"SELECT transaction_id, revenue, lines FROM `{purchases}` "
+                          "WHERE purchase_date = '2026-11-01' ORDER BY transaction_id") == [
         {"transaction_id": "ord_5001", "revenue": 96.0,
          "lines": [{"plan_id": "team_monthly", "seats": 8, "revenue": 96.0}]},
         {"transaction_id": "ord_5002", "revenue": 220.0,
          "lines": [{"plan_id": "ai_addon", "seats": 2, "revenue": 20.0},
                    {"plan_id": "pro_yearly", "seats": 2, "revenue": 200.0}]}]
     sessions = address_of(warehouse, "stg_external.stg_ga4_sessions")
-    assert rows(emulator, f"SELECT user_id, landing_page, first_touch.medium FROM `{sessions}` ORDER BY user_id") == [
+    assert rows(emulator, f"SELECT user_id, landing_page, first_touch.medium FROM `{sessions}` "
+                          "WHERE session_date = '2026-11-01' ORDER BY user_id") == [
         {"user_id": "u_0042", "landing_page": "https://acme.com/pricing", "medium": "organic"},
         {"user_id": "u_1001", "landing_page": "https://acme.com/blog/launch", "medium": "email"}]
