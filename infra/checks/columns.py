@@ -46,7 +46,7 @@ from infra.checks.output_names import (
     star_modifiers,
     struct_fields,
 )
-from infra.checks.sql import outer_projections
+from infra.checks.sql import SqlProblem, outer_projections
 from infra.checks.sqlglot_log import captured, problem_text
 from infra.declarations.columns import Column
 from infra.declarations.keys import suggest
@@ -60,18 +60,11 @@ Reads = frozenset[tuple[str, str]]  # (dataset.table, column)
 
 
 @dataclass(frozen=True)
-class ColumnProblem:
-    line: int | None
-    what: str
-    fix: str
-
-
-@dataclass(frozen=True)
 class ColumnAnalysis:
     outputs: tuple[tuple[str, str | None], ...] | None  # (name, inferred BigQuery type); None: not known
     lineage: Mapping[str, Reads] = field(default_factory=lambda: MappingProxyType({}))
     reads: Reads = frozenset()
-    problems: tuple[ColumnProblem, ...] = ()
+    problems: tuple[SqlProblem, ...] = ()
     # Outputs with no alias, named by the label BigQuery gives them in a result (`f0_`, ...)
     anonymous: frozenset[str] = frozenset()
 
@@ -90,7 +83,7 @@ def analyze_columns(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalys
     """Resolve every column of `tree` (a parsed query whose tables are all in `schema`)."""
     with captured() as messages:
         analysis = _analyze(tree, schema)
-    told = tuple(ColumnProblem(None, *problem_text(m)) for m in dict.fromkeys(messages))
+    told = tuple(SqlProblem(None, *problem_text(m)) for m in dict.fromkeys(messages))
     return dataclasses.replace(analysis, problems=analysis.problems + told)
 
 
@@ -104,7 +97,7 @@ def _analyze(tree: exp.Expression, schema: MappingSchema) -> ColumnAnalysis:
                             validate_qualify_columns=False, allow_partial_qualification=True, identify=False,
                             quote_identifiers=False)
     except SqlglotError as exc:
-        return ColumnAnalysis(None, problems=(ColumnProblem(None, f"the columns cannot be resolved: "
+        return ColumnAnalysis(None, problems=(SqlProblem(None, f"the columns cannot be resolved: "
                                                             f"{_first_line(exc)}", "fix the column references"),))
     scopes = traverse_scope(qualified)
     problems = alias_problems + _unresolved(scopes, schema)
@@ -189,11 +182,11 @@ def _table_key(table: exp.Table) -> str:
     return f"{table.db}.{table.name}"
 
 
-def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProblem]:
+def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[SqlProblem]:
     """Columns no table of their FROM (nor, in a subquery, of an enclosing FROM) has, and names that
     several tables of the FROM have. A subquery's unresolved column is also its enclosing scope's:
     each is told once."""
-    out: list[ColumnProblem] = []
+    out: list[SqlProblem] = []
     told: set[int] = set()
     for scope in scopes:
         if not isinstance(scope.expression, exp.Select):
@@ -211,7 +204,7 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
                 label = pivoted[0] if pivoted is not None else \
                     _table_key(source) if isinstance(source, exp.Table) else column.table
                 written = column.name if _SYNTHETIC.match(column.table) else f"{column.table}.{column.name}"
-                out.append(ColumnProblem(_line(column), f"unknown column {written}: {label} has "
+                out.append(SqlProblem(_line(column), f"unknown column {written}: {label} has "
                                          f"no column {column.name!r}{_anonymous_hint(column.name, known)}",
                                          _ANONYMOUS_FIX if ANONYMOUS_LABEL.match(column.name) else
                                          f"use one of {label}'s columns, or declare {column.name} in its contract"))
@@ -221,7 +214,7 @@ def _unresolved(scopes: list[Scope], schema: MappingSchema) -> list[ColumnProble
             owners = sorted(a for a, s in scope.sources.items() if column.name in _source_columns(s, schema))
             if not column.table and len(owners) > 1:
                 told.add(id(column))
-                out.append(ColumnProblem(_line(column), f"ambiguous column {column.name}: "
+                out.append(SqlProblem(_line(column), f"ambiguous column {column.name}: "
                                          f"{' and '.join(owners)} both have it",
                                          f"qualify it, e.g. `{owners[0]}.{column.name}`"))
             elif column in scope.external_columns and not _correlated(scope, column, schema):
@@ -246,22 +239,22 @@ def _pivot_columns(scope: Scope, alias: str, schema: MappingSchema) -> tuple[str
     return None
 
 
-def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> ColumnProblem:
+def _unknown(scope: Scope, column: exp.Column, schema: MappingSchema) -> SqlProblem:
     if column.table:
-        return ColumnProblem(_line(column), f"unknown column {column.table}.{column.name}: no table or column "
+        return SqlProblem(_line(column), f"unknown column {column.table}.{column.name}: no table or column "
                              f"{column.table!r} in its FROM{suggest(column.table, list(scope.sources))}",
                              "qualify the column with an alias of its FROM")
     in_reach, outer = _columns_in_reach(scope, schema), scope.parent if scope.can_be_correlated else None
     while outer is not None:  # a subquery may name its enclosing query's columns
         in_reach += _columns_in_reach(outer, schema)
         outer = outer.parent if outer.can_be_correlated else None
-    return ColumnProblem(_line(column), f"unknown column {column.name}: no table of its FROM has it"
+    return SqlProblem(_line(column), f"unknown column {column.name}: no table of its FROM has it"
                          f"{_anonymous_hint(column.name, in_reach)}",
                          _ANONYMOUS_FIX if ANONYMOUS_LABEL.match(column.name) else
                          "name a column of the tables it reads (their `columns:`), or declare it there")
 
 
-def _unknown_fields(qualified: exp.Expression) -> list[ColumnProblem]:
+def _unknown_fields(qualified: exp.Expression) -> list[SqlProblem]:
     """`x.field` where x is a STRUCT of a known type without that field (a misspelt or undeclared
     field). A STRUCT whose type sqlglot could not infer is not checked."""
     out = []
@@ -273,7 +266,7 @@ def _unknown_fields(qualified: exp.Expression) -> list[ColumnProblem]:
         if not names or None in names or dot.name.lower() in {n.lower() for n in names}:
             continue
         what = _path(dot.this)
-        out.append(ColumnProblem(_line(dot.expression), f"unknown field {what}.{dot.name}: {what} is a STRUCT with "
+        out.append(SqlProblem(_line(dot.expression), f"unknown field {what}.{dot.name}: {what} is a STRUCT with "
                                  f"no field {dot.name!r}{suggest(dot.name, names)}",
                                  f"use one of its fields ({', '.join(names)}), or declare {dot.name} in its `fields:`"))
     return out
@@ -303,7 +296,7 @@ _SQLGLOT_LABEL = re.compile(r"^_col_\d+$")
 _SYNTHETIC = re.compile(r"^_\d+$")
 
 
-def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[ColumnProblem]:
+def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[SqlProblem]:
     """A SELECT-list alias named in the same SELECT's WHERE or in a later item of its list: BigQuery
     refuses both unless an administrator turned reusable column aliases on (docs/real-world.md,
     "column-aliases"), and sqlglot would accept them. GROUP BY, HAVING, QUALIFY and ORDER BY may name them."""
@@ -324,7 +317,7 @@ def _aliases_out_of_reach(tree: exp.Expression, schema: MappingSchema) -> list[C
             for column in place.find_all(exp.Column):
                 if not column.table and column.name in visible and column.find_ancestor(exp.Select) is select:
                     clause = "its WHERE" if index is None else "a later item of its SELECT list"
-                    out.append(ColumnProblem(_line(column), f"{column.name} is an alias of the SELECT list, named in "
+                    out.append(SqlProblem(_line(column), f"{column.name} is an alias of the SELECT list, named in "
                                              f"{clause}: BigQuery does not resolve it there",
                                              "repeat the expression, or compute it in a CTE first"))
     return out

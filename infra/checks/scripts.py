@@ -44,7 +44,7 @@ from sqlglot.dialects.bigquery import BigQuery
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.tokens import TokenType
 
-from infra.checks.sql import ParsedQuery, SqlError, TableRef, _function_name, _is_run_bound, _ref
+from infra.checks.sql import ParsedQuery, SqlError, SqlProblem, TableRef, _function_name, _is_run_bound, _ref
 from infra.checks.sqlglot_log import captured
 
 _WORD = re.compile(r"(?:\s+|--[^\n]*(?:\n|$)|#[^\n]*(?:\n|$)|/\*.*?\*/)*([A-Za-z_]+)?", re.S)
@@ -56,19 +56,12 @@ _STATEMENTS = (exp.Declare, exp.Set, exp.Query, exp.Insert, exp.Merge, exp.Updat
 
 
 @dataclass(frozen=True)
-class ScriptProblem:
-    line: int | None
-    what: str
-    fix: str
-
-
-@dataclass(frozen=True)
 class ParsedScript(ParsedQuery):
     """A script: `refs` are the tables it reads, `writes` those it writes (never temporary ones)."""
     writes: tuple[TableRef, ...] = ()
     statements: tuple[exp.Expression, ...] = ()
     creates: tuple[TableRef, ...] = ()  # CREATE or DROP of a permanent table: refused by script_problems
-    problems: tuple[ScriptProblem, ...] = ()
+    problems: tuple[SqlProblem, ...] = ()
 
     @property
     def all_refs(self) -> ParsedQuery:
@@ -113,7 +106,7 @@ def parse_script(sql: str) -> ParsedScript:
         except TokenError as exc:
             raise SqlError(line, f"SQL does not parse: {exc}") from None
         if not isinstance(tree, _STATEMENTS):
-            problems.append(ScriptProblem(line, f"a script statement this check cannot read: {tree.key.upper()}",
+            problems.append(SqlProblem(line, f"a script statement this check cannot read: {tree.key.upper()}",
                                           "write it as DECLARE, SET, SELECT, INSERT, MERGE, UPDATE, DELETE, "
                                           "CREATE TEMP TABLE or a transaction"))
             continue
@@ -150,7 +143,7 @@ def parse_script(sql: str) -> ParsedScript:
                 reads.append(ref)
         functions |= {name for f in tree.find_all(exp.Func) if (name := _function_name(f)) == "EXTERNAL_QUERY"}
     for line in declared_after:
-        problems.append(ScriptProblem(line, "a DECLARE after another statement: BigQuery declares variables before "
+        problems.append(SqlProblem(line, "a DECLARE after another statement: BigQuery declares variables before "
                                             "any other statement (or at the start of a BEGIN block)",
                                       "move the DECLARE to the top of the script"))
     _inline_run_variables(statements, variables)
@@ -162,21 +155,21 @@ def parse_script(sql: str) -> ParsedScript:
                         statements=tuple(statements), creates=tuple(creates), problems=tuple(problems))
 
 
-def script_problems(own_key: str, parsed: ParsedScript) -> list[ScriptProblem]:
+def script_problems(own_key: str, parsed: ParsedScript) -> list[SqlProblem]:
     """What the script `parsed`, declared as building `own_key` (`dataset.table`), may not do."""
     out = list(parsed.problems)
     for ref in parsed.creates:
         verb = "creates or drops"
         if ref.key == own_key:
-            out.append(ScriptProblem(ref.line, f"the script {verb} its own table {ref.key}: the program creates it "
+            out.append(SqlProblem(ref.line, f"the script {verb} its own table {ref.key}: the program creates it "
                                                "with the declared `columns:`, which a CREATE would replace",
                                      "write it with INSERT, MERGE, UPDATE or DELETE; keep CREATE for TEMP tables"))
         else:
-            out.append(ScriptProblem(ref.line, f"the script {verb} {ref.key}, which is not a temporary table",
+            out.append(SqlProblem(ref.line, f"the script {verb} {ref.key}, which is not a temporary table",
                                      "create scratch tables with CREATE TEMP TABLE; other tables are declared"))
     for ref in parsed.writes:
         if ref.key != own_key or ref.project:
-            out.append(ScriptProblem(ref.line, f"the script writes {_written(ref)}, not its own table {own_key}",
+            out.append(SqlProblem(ref.line, f"the script writes {_written(ref)}, not its own table {own_key}",
                                      f"a script writes only the table its YAML declares ({own_key}) and temporary "
                                      "tables: build the other table with its own query"))
     return out
@@ -226,10 +219,10 @@ def _inline_run_variables(statements: list[exp.Expression], variables: dict[str,
                 column.replace(bound[column.name.lower()].copy())
 
 
-def _pieces(sql: str) -> tuple[list[_Piece], list[ScriptProblem]]:
+def _pieces(sql: str) -> tuple[list[_Piece], list[SqlProblem]]:
     """The statements and conditions of the script, its procedural wrappers peeled off."""
     out: list[_Piece] = []
-    problems: list[ScriptProblem] = []
+    problems: list[SqlProblem] = []
     for text, start in _split(sql):
         block = False
         while text.strip():
@@ -261,7 +254,7 @@ def _pieces(sql: str) -> tuple[list[_Piece], list[ScriptProblem]]:
             elif word in _CONTROL_ONLY:
                 break
             elif word in _UNREADABLE:
-                problems.append(ScriptProblem(sql.count("\n", 0, start + at) + 1,
+                problems.append(SqlProblem(sql.count("\n", 0, start + at) + 1,
                                               f"{_UNREADABLE[word]}: what it reads and writes cannot be checked",
                                               "write the statements themselves in the script"))
                 break

@@ -72,6 +72,14 @@ class ParsedQuery:
     select_start: int = 0
 
 
+@dataclass(frozen=True)
+class SqlProblem:
+    """A problem the SQL checks found in a file's text: its line (when known), what, how to fix."""
+    line: int | None
+    what: str
+    fix: str
+
+
 class SqlError(ValueError):
     def __init__(self, line: int | None, what: str):
         super().__init__(what)
